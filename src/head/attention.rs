@@ -1,0 +1,190 @@
+//! The attention module of the grounding head: batch norm on the image map and on the phrase
+//! vector, the phrase concatenated to every region, a 1x1 convolution stack shared by all
+//! regions (512, 128, 32, 1 channels by default, ReLU after each), and a softmax over regions.
+
+use burn::config::Config;
+use burn::module::Module;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::{BatchNorm, BatchNormConfig};
+use burn::tensor::activation::{relu, softmax};
+use burn::tensor::{Device, Tensor};
+
+use crate::error::{Error, Result};
+
+/// Configuration of the [`Attention`] module.
+#[derive(Config, Debug)]
+pub struct AttentionConfig {
+    /// Channels `m` of the image feature map (512 for VGG16 pool5).
+    pub image_channels: usize,
+    /// Width `l` of the phrase embedding (384 for MiniLM).
+    pub phrase_dim: usize,
+    /// Output channels of each 1x1 convolution; the last must be 1 (one score per region).
+    #[config(default = "vec![512, 128, 32, 1]")]
+    pub layers: Vec<usize>,
+    /// Apply ReLU to the final region scores too, as the method's `ReLU(W x + b)` for every
+    /// layer states. With `false` the scores stay signed before the softmax.
+    #[config(default = true)]
+    pub relu_on_scores: bool,
+    /// Epsilon of both batch norms.
+    #[config(default = 1e-5)]
+    pub batch_norm_eps: f64,
+}
+
+/// Attention over the regions of an image feature map, conditioned on a phrase.
+#[derive(Module, Debug)]
+pub struct Attention {
+    /// Batch norm over the `m` image channels.
+    pub image_norm: BatchNorm,
+    /// Batch norm over the `l` phrase dimensions.
+    pub phrase_norm: BatchNorm,
+    /// The 1x1 convolution stack, `(m + l) -> p -> q -> r -> 1`.
+    pub convs: Vec<Conv2d>,
+    relu_on_scores: bool,
+}
+
+/// What the attention module returns: the weights and the normalised map they weigh.
+#[derive(Debug, Clone)]
+pub struct AttentionOutput {
+    /// Attention over regions, `[batch, regions]`, each row summing to 1.
+    pub weights: Tensor<2>,
+    /// The batch-normalised image map, `[batch, m, height, width]`.
+    pub image: Tensor<4>,
+}
+
+impl AttentionConfig {
+    /// Checks the configuration, with a message naming the bad field.
+    pub fn validate(&self) -> Result<()> {
+        let invalid = |detail: String| Err(Error::Config { name: "attention".into(), detail });
+        if self.image_channels == 0 || self.phrase_dim == 0 {
+            return invalid("image_channels and phrase_dim must be positive".into());
+        }
+        if self.layers.last() != Some(&1) || self.layers.contains(&0) {
+            return invalid(format!("layers must be positive and end with 1, found {:?}", self.layers));
+        }
+        Ok(())
+    }
+
+    /// Builds the module with freshly initialised weights.
+    ///
+    /// # Panics
+    /// Panics if the configuration is invalid; call [`AttentionConfig::validate`] first on
+    /// configurations read from files.
+    pub fn init(&self, device: &Device) -> Attention {
+        if let Err(error) = self.validate() {
+            panic!("{error}");
+        }
+        let mut convs = Vec::with_capacity(self.layers.len());
+        let mut channels = self.image_channels + self.phrase_dim;
+        for &width in &self.layers {
+            convs.push(Conv2dConfig::new([channels, width], [1, 1]).init(device));
+            channels = width;
+        }
+        Attention {
+            image_norm: BatchNormConfig::new(self.image_channels).with_epsilon(self.batch_norm_eps).init(device),
+            phrase_norm: BatchNormConfig::new(self.phrase_dim).with_epsilon(self.batch_norm_eps).init(device),
+            convs,
+            relu_on_scores: self.relu_on_scores,
+        }
+    }
+}
+
+impl Attention {
+    /// Computes the attention of each phrase over the regions of its photo's map.
+    ///
+    /// # Shapes
+    /// - `image`: `[batch, m, height, width]` (7 x 7 for 224 x 224 photos)
+    /// - `phrase`: `[batch, l]`
+    /// - output weights: `[batch, height * width]`
+    pub fn forward(&self, image: Tensor<4>, phrase: Tensor<2>) -> AttentionOutput {
+        let [batch, _, height, width] = image.dims();
+        let [_, phrase_dim] = phrase.dims();
+
+        // Batch norm on both feature sets.
+        let image = self.image_norm.forward(image);
+        let phrase = self.phrase_norm.forward(phrase);
+
+        // The phrase vector beside every region: [batch, l] -> [batch, l, height, width].
+        let phrase_map = phrase.reshape([batch, phrase_dim, 1, 1]).expand([batch, phrase_dim, height, width]);
+        let mut x = Tensor::cat(vec![image.clone(), phrase_map], 1);
+
+        // The shared 1x1 MLP: one score per region.
+        let last = self.convs.len() - 1;
+        for (index, conv) in self.convs.iter().enumerate() {
+            x = conv.forward(x);
+            if index < last || self.relu_on_scores {
+                x = relu(x);
+            }
+        }
+
+        // Softmax over regions: [batch, 1, height, width] -> [batch, height * width].
+        let weights = softmax(x.reshape([batch, height * width]), 1);
+        AttentionOutput { weights, image }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::module::Param;
+
+    /// One image channel, one phrase dimension and a single 1x1 layer whose score is the
+    /// normalised image value, so the softmax can be checked by hand.
+    fn probe(relu_on_scores: bool) -> Attention {
+        let device = Device::flex();
+        let config = AttentionConfig::new(1, 1).with_layers(vec![1]).with_relu_on_scores(relu_on_scores);
+        let mut attention = config.init(&device);
+        let conv = &mut attention.convs[0];
+        conv.weight = Param::from_tensor(Tensor::<1>::from_floats([1.0, 0.0], &device).reshape([1, 2, 1, 1]));
+        conv.bias = Some(Param::from_tensor(Tensor::<1>::zeros([1], &device)));
+        attention
+    }
+
+    /// A 7 x 7 single-channel map: ln 3 at region 0, -5 at region 1, 0 elsewhere.
+    fn image() -> Tensor<4> {
+        let mut values = [0f32; 49];
+        values[0] = 3f32.ln();
+        values[1] = -5.0;
+        Tensor::<1>::from_floats(values, &Device::flex()).reshape([1, 1, 7, 7])
+    }
+
+    fn weights(attention: &Attention) -> Vec<f32> {
+        let phrase = Tensor::<2>::from_floats([[0.7]], &Device::flex());
+        attention.forward(image(), phrase).weights.into_data().try_into_vec().unwrap()
+    }
+
+    #[test]
+    fn softmax_over_relu_scores() {
+        // Inference batch norm with fresh statistics divides by sqrt(1 + 1e-5), hence the
+        // tolerance; ReLU turns the -5 score into 0.
+        let weights = weights(&probe(true));
+        let scale = 1.0 / (1.0f32 + 1e-5).sqrt();
+        let peak = 3f32.powf(scale);
+        let expected = [peak / (peak + 48.0), 1.0 / (peak + 48.0), 1.0 / (peak + 48.0)];
+        for (index, expected) in expected.iter().enumerate() {
+            assert!(
+                (weights[index] - expected).abs() < 1e-6,
+                "region {index}: {} vs {expected}, tolerance 1e-6",
+                weights[index]
+            );
+        }
+        let total: f32 = weights.iter().sum();
+        assert!((total - 1.0).abs() < 1e-5, "weights sum to {total}, expected 1 within 1e-5");
+    }
+
+    #[test]
+    fn signed_scores_without_final_relu() {
+        let weights = weights(&probe(false));
+        let scale = 1.0 / (1.0f32 + 1e-5).sqrt();
+        let (peak, low) = (3f32.powf(scale), (-5.0 * scale).exp());
+        let total = peak + low + 47.0;
+        assert!((weights[0] - peak / total).abs() < 1e-6, "region 0: {} vs {}", weights[0], peak / total);
+        assert!((weights[1] - low / total).abs() < 1e-6, "region 1: {} vs {}", weights[1], low / total);
+    }
+
+    #[test]
+    fn invalid_layers_rejected() {
+        let config = AttentionConfig::new(4, 4).with_layers(vec![8, 2]);
+        let error = config.validate().unwrap_err().to_string();
+        assert!(error.contains("end with 1"), "{error}");
+    }
+}

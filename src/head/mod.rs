@@ -1,0 +1,177 @@
+//! The trainable grounding head: batch norms, the attention MLP and the concept decoder.
+//! At inference only the attention is used; the decoder and the loss exist for training.
+
+pub mod attention;
+pub mod decoder;
+pub mod loss;
+
+use std::collections::HashMap;
+
+use burn::config::Config;
+use burn::module::Module;
+use burn::tensor::{Device, Tensor};
+use serde::{Deserialize, Serialize};
+
+pub use attention::{Attention, AttentionConfig, AttentionOutput};
+pub use decoder::{ConceptDecoder, ConceptDecoderConfig, ConceptLogits};
+pub use loss::{ConceptLoss, LossKind};
+
+use crate::encoders::ImageEncoderKind;
+use crate::error::{Error, Result};
+use crate::weights::{TensorWriter, WeightFile};
+
+/// Tag of the JSON file saved beside head weights.
+pub const HEAD_FORMAT: &str = "semground-head/1";
+
+/// Configuration of the whole head; saved as JSON beside its weights.
+#[derive(Config, Debug)]
+pub struct HeadConfig {
+    /// The attention module.
+    pub attention: AttentionConfig,
+    /// The concept decoder.
+    pub decoder: ConceptDecoderConfig,
+}
+
+impl HeadConfig {
+    /// The method's head for a given encoder pair and vocabulary size.
+    pub fn for_encoders(image_channels: usize, phrase_dim: usize, concepts: usize) -> Self {
+        Self::new(
+            AttentionConfig::new(image_channels, phrase_dim),
+            ConceptDecoderConfig::new(image_channels, concepts),
+        )
+    }
+
+    /// Checks the configuration, with a message naming the bad field.
+    pub fn validate(&self) -> Result<()> {
+        self.attention.validate()?;
+        let decoder = &self.decoder;
+        if decoder.image_channels != self.attention.image_channels {
+            return Err(Error::Config {
+                name: "decoder.image_channels".into(),
+                detail: format!(
+                    "{} differs from attention.image_channels {}",
+                    decoder.image_channels, self.attention.image_channels
+                ),
+            });
+        }
+        if decoder.concepts == 0 || decoder.reduced_channels == 0 || decoder.regions == 0 {
+            return Err(Error::Config {
+                name: "decoder".into(),
+                detail: "concepts, reduced_channels and regions must be positive".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Builds the head with freshly initialised weights.
+    ///
+    /// # Panics
+    /// Panics on an invalid configuration; call [`HeadConfig::validate`] first on
+    /// configurations read from files.
+    pub fn init(&self, device: &Device) -> GroundingHead {
+        GroundingHead { attention: self.attention.init(device), decoder: self.decoder.init(device) }
+    }
+}
+
+/// The trainable head.
+#[derive(Module, Debug)]
+pub struct GroundingHead {
+    /// Attention over regions, the part used at inference.
+    pub attention: Attention,
+    /// Concept decoder, used in training.
+    pub decoder: ConceptDecoder,
+}
+
+/// What is stored in the JSON file beside head weights.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HeadFile {
+    /// Always [`HEAD_FORMAT`].
+    pub format: String,
+    /// The image encoder the head was trained on.
+    pub image_encoder: ImageEncoderKind,
+    /// Architecture of the head.
+    pub config: HeadConfig,
+    /// The concept vocabulary, in decoder output order; empty for an untrained head.
+    #[serde(default)]
+    pub concepts: Vec<String>,
+    /// Whether the weights come from training (false for random initialisation).
+    pub trained: bool,
+    /// Free-form description of the training run (data, settings, time).
+    #[serde(default)]
+    pub training: serde_json::Value,
+}
+
+impl GroundingHead {
+    /// Computes the attention heatmaps of phrases over their photos' maps.
+    ///
+    /// # Shapes
+    /// - `image`: `[batch, m, 7, 7]`
+    /// - `phrase`: `[batch, l]`
+    /// - output: `[batch, 49]`, rows summing to 1
+    pub fn heatmaps(&self, image: Tensor<4>, phrase: Tensor<2>) -> Tensor<2> {
+        self.attention.forward(image, phrase).weights
+    }
+
+    /// Runs the head on concept batches: attention for every pair, then both decoder branches.
+    ///
+    /// # Shapes
+    /// - `image`: `[batches, k, m, 7, 7]`
+    /// - `phrase`: `[batches, k, l]`
+    /// - output: attention `[batches, k, 49]` and the concept logits
+    pub fn forward(&self, image: Tensor<5>, phrase: Tensor<3>) -> (Tensor<3>, ConceptLogits) {
+        let [batches, k, channels, height, width] = image.dims();
+        let [_, _, phrase_dim] = phrase.dims();
+
+        // Attention per pair: [batches, k, ...] -> [batches * k, ...].
+        let output = self.attention.forward(
+            image.reshape([batches * k, channels, height, width]),
+            phrase.reshape([batches * k, phrase_dim]),
+        );
+        let attention = output.weights.reshape([batches, k, height * width]);
+
+        // The decoder reads the normalised maps the attention saw.
+        let normalised = output.image.reshape([batches, k, channels, height, width]);
+        let logits = self.decoder.forward(normalised, attention.clone());
+        (attention, logits)
+    }
+
+    /// Serialises the weights in the names that [`GroundingHead::load`] reads.
+    pub fn to_safetensors(&self) -> Result<Vec<u8>> {
+        let mut writer = TensorWriter::default();
+        let attention = &self.attention;
+        writer.batch_norm("attention.image_norm", &attention.image_norm)?;
+        writer.batch_norm("attention.phrase_norm", &attention.phrase_norm)?;
+        for (index, conv) in attention.convs.iter().enumerate() {
+            writer.conv2d(&format!("attention.convs.{index}"), conv)?;
+        }
+        let decoder = &self.decoder;
+        writer.conv2d("decoder.independent_reduce", &decoder.independent_reduce)?;
+        writer.linear("decoder.independent_classifier", &decoder.independent_classifier)?;
+        writer.conv2d("decoder.common_reduce", &decoder.common_reduce)?;
+        writer.linear("decoder.common_classifier", &decoder.common_classifier)?;
+        writer.to_bytes(HashMap::from([("format".to_string(), HEAD_FORMAT.to_string())]))
+    }
+
+    /// Loads a head of architecture `config` from `weights`, checking every tensor.
+    pub fn load(config: &HeadConfig, mut weights: WeightFile, device: &Device) -> Result<Self> {
+        config.validate()?;
+        let head = config.init(device);
+        let mut attention = head.attention;
+        attention.image_norm = weights.batch_norm("attention.image_norm", attention.image_norm, device)?;
+        attention.phrase_norm = weights.batch_norm("attention.phrase_norm", attention.phrase_norm, device)?;
+        let mut convs = Vec::with_capacity(attention.convs.len());
+        for (index, conv) in attention.convs.into_iter().enumerate() {
+            convs.push(weights.conv2d(&format!("attention.convs.{index}"), conv, device)?);
+        }
+        attention.convs = convs;
+
+        let mut decoder = head.decoder;
+        decoder.independent_reduce = weights.conv2d("decoder.independent_reduce", decoder.independent_reduce, device)?;
+        decoder.independent_classifier =
+            weights.linear("decoder.independent_classifier", decoder.independent_classifier, device)?;
+        decoder.common_reduce = weights.conv2d("decoder.common_reduce", decoder.common_reduce, device)?;
+        decoder.common_classifier = weights.linear("decoder.common_classifier", decoder.common_classifier, device)?;
+        weights.finish()?;
+        Ok(GroundingHead { attention, decoder })
+    }
+}

@@ -1,0 +1,26 @@
+//! semground: phrase grounding learned without boxes.
+//!
+//! The model of Javed, Saxena and Gandhi, "Learning Unsupervised Visual Grounding Through
+//! Semantic Self-Supervision" (IJCAI 2019): a frozen image CNN and a frozen phrase encoder,
+//! an attention MLP over the 7 x 7 region map, trained only to name the noun concept that a
+//! *concept batch* of photo-phrase pairs shares. The same code runs natively and in wasm32.
+//!
+//! - [`encoders`]: the frozen networks (VGG16, EfficientNet-Lite0, MiniLM).
+//! - [`head`]: the trainable attention, concept decoder and loss.
+//! - [`model`]: everything assembled; [`ground`]: from maps to points.
+//! - [`photo`]: safe decoding; [`weights`]: checked loading of safetensors files.
+
+pub mod encoders;
+pub mod error;
+pub mod ground;
+pub mod head;
+pub mod model;
+pub mod photo;
+pub mod weights;
+
+#[cfg(not(target_arch = "wasm32"))]
+pub mod files;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod overlay;
+
+pub use error::{Error, Result};
