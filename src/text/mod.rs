@@ -1,0 +1,7 @@
+//! Text processing for concepts: part-of-speech tagging and noun extraction.
+
+pub mod nouns;
+pub mod tagger;
+
+pub use nouns::{nouns, singular, words};
+pub use tagger::Tagger;

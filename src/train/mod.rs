@@ -1,0 +1,184 @@
+//! The native trainer: learns the head from (photo, phrase) pairs alone by making each concept
+//! batch name the noun its k pairs share. Frozen features come from the cache; an epoch runs
+//! only the head, with burn's autodiff and Adam.
+
+pub mod checkpoint;
+pub mod run;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::module::Module;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use serde::{Deserialize, Serialize};
+
+use crate::data::{ConceptBatch, ConceptSampler, ConceptSet, PairFormat};
+use crate::encoders::ImageEncoderKind;
+use crate::error::{Error, Result};
+use crate::features::FeatureTable;
+use crate::head::{ConceptLoss, GroundingHead, HEAD_FORMAT, HeadConfig, HeadFile, LossKind};
+
+/// Everything that defines a training run; saved as `config.json` in the output folder.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    /// The pairs file (or Flickr30k Entities `Sentences/` folder).
+    pub pairs: PathBuf,
+    /// Its format.
+    pub format: PairFormat,
+    /// Folder the photo names of the pairs are relative to.
+    pub images: PathBuf,
+    /// Frozen image encoder.
+    pub image_encoder: ImageEncoderKind,
+    /// Pairs per concept batch.
+    pub k: usize,
+    /// Which decoder branches the loss uses.
+    pub loss: LossKind,
+    /// Size of the concept vocabulary (most frequent nouns).
+    pub concepts: usize,
+    /// Number of passes over the pairs.
+    pub epochs: usize,
+    /// Adam learning rate.
+    pub learning_rate: f64,
+    /// Concept batches per optimisation step.
+    pub batch_size: usize,
+    /// Seed of the head's initialisation and of the sampler.
+    pub seed: u64,
+    /// Skip malformed annotation records instead of failing.
+    pub skip_bad: bool,
+}
+
+/// Loss and accuracy of one epoch, one line of `log.jsonl`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EpochLog {
+    /// Epoch number, from 1.
+    pub epoch: usize,
+    /// Mean cross-entropy of the common branch.
+    pub loss_common: f64,
+    /// Mean cross-entropy of the independent branch.
+    pub loss_independent: f64,
+    /// Mean of the minimised loss.
+    pub loss_total: f64,
+    /// Share of concept batches whose common prediction is their concept, in percent.
+    pub concept_accuracy: f64,
+    /// Wall time of the epoch in seconds.
+    pub seconds: f64,
+}
+
+/// Features and concepts, ready for epochs.
+pub struct TrainingData {
+    /// Vocabulary and kept pairs.
+    pub set: ConceptSet,
+    /// Region maps by photo name.
+    pub photos: FeatureTable,
+    /// Embeddings by phrase.
+    pub phrases: FeatureTable,
+}
+
+/// Builds the image and phrase tensors of concept batches.
+///
+/// # Shapes
+/// - image: `[batches, k, m, 7, 7]`
+/// - phrase: `[batches, k, l]`
+/// - targets: `[batches]`
+pub fn batch_tensors(data: &TrainingData, batches: &[ConceptBatch], device: &Device) -> (Tensor<5>, Tensor<3>, Tensor<1, Int>) {
+    let k = batches[0].pairs.len();
+    let count = batches.len();
+    let (photo_dim, phrase_dim) = (data.photos.dim, data.phrases.dim);
+    let mut image = Vec::with_capacity(count * k * photo_dim);
+    let mut phrase = Vec::with_capacity(count * k * phrase_dim);
+    for batch in batches {
+        for &pair in &batch.pairs {
+            let pair = &data.set.pairs[pair];
+            image.extend_from_slice(data.photos.get(&pair.image).expect("features of every kept photo"));
+            phrase.extend_from_slice(data.phrases.get(&pair.phrase).expect("features of every kept phrase"));
+        }
+    }
+    let targets: Vec<i64> = batches.iter().map(|batch| batch.concept as i64).collect();
+    let channels = photo_dim / 49;
+    (
+        Tensor::from_data(TensorData::new(image, [count, k, channels, 7, 7]), device),
+        Tensor::from_data(TensorData::new(phrase, [count, k, phrase_dim]), device),
+        Tensor::from_data(TensorData::new(targets, [count]), device),
+    )
+}
+
+fn scalar(tensor: Tensor<1>) -> f64 {
+    f64::from(tensor.into_scalar::<f32>())
+}
+
+/// Runs one epoch: every concept batch once, `batch_size` per Adam step. Returns the trained
+/// head, the optimizer and the epoch's log. `progress` is called after each step with the
+/// number of concept batches done.
+pub fn run_epoch(
+    config: &TrainConfig,
+    data: &TrainingData,
+    sampler: &ConceptSampler,
+    epoch: usize,
+    mut head: GroundingHead,
+    optimizer: &mut ModuleOptimizer,
+    device: &Device,
+    progress: &mut dyn FnMut(usize),
+) -> (GroundingHead, EpochLog) {
+    let start = Instant::now();
+    let batches = sampler.epoch(epoch as u64);
+    let (mut common, mut independent, mut total, mut correct) = (0.0, 0.0, 0.0, 0usize);
+    let mut steps = 0;
+    for (index, chunk) in batches.chunks(config.batch_size.max(1)).enumerate() {
+        let (image, phrase, targets) = batch_tensors(data, chunk, device);
+        let (_, logits) = head.forward(image, phrase);
+        let loss = ConceptLoss::new(&logits, targets.clone(), config.loss);
+
+        let predicted = logits.common.detach().argmax(1).reshape([chunk.len()]);
+        correct += predicted.equal(targets).int().sum().into_scalar::<i64>() as usize;
+        common += scalar(loss.common.detach());
+        independent += scalar(loss.independent.detach());
+        total += scalar(loss.total.clone().detach());
+        steps += 1;
+
+        let gradients = GradientsParams::from_grads(loss.total.backward(), &head);
+        head = optimizer.step(config.learning_rate, head, gradients);
+        progress((index * config.batch_size + chunk.len()).min(batches.len()));
+    }
+    let steps = steps.max(1) as f64;
+    let log = EpochLog {
+        epoch: epoch + 1,
+        loss_common: common / steps,
+        loss_independent: independent / steps,
+        loss_total: total / steps,
+        concept_accuracy: 100.0 * correct as f64 / batches.len().max(1) as f64,
+        seconds: start.elapsed().as_secs_f64(),
+    };
+    (head, log)
+}
+
+/// The head's configuration for a training run.
+pub fn head_config(config: &TrainConfig, phrase_dim: usize, concepts: usize) -> HeadConfig {
+    HeadConfig::for_encoders(config.image_encoder.channels(), phrase_dim, concepts)
+}
+
+/// A fresh head and Adam optimizer, seeded by the configuration.
+pub fn init(config: &TrainConfig, head_config: &HeadConfig, device: &Device) -> (GroundingHead, ModuleOptimizer) {
+    device.seed(config.seed);
+    let head = head_config.init(device);
+    (head, AdamConfig::new().init())
+}
+
+/// Writes the head as `head.safetensors` with `head.json` beside it, both atomically.
+pub fn save_head(dir: &Path, head: &GroundingHead, head_config: &HeadConfig, config: &TrainConfig, set: &ConceptSet, training: serde_json::Value) -> Result<PathBuf> {
+    let path = dir.join("head.safetensors");
+    let description = HeadFile {
+        format: HEAD_FORMAT.into(),
+        image_encoder: config.image_encoder,
+        config: head_config.clone(),
+        concepts: set.concepts.clone(),
+        trained: true,
+        training,
+    };
+    let json = serde_json::to_vec_pretty(&description).map_err(|error| Error::Config { name: "head.json".into(), detail: error.to_string() })?;
+    // The head is read back on the inference device, so take it off the autodiff graph.
+    let head = head.clone().valid();
+    crate::files::write_atomic(&path, &head.to_safetensors()?)?;
+    crate::files::write_atomic(&path.with_extension("json"), &json)?;
+    Ok(path)
+}
