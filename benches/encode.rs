@@ -62,7 +62,7 @@ fn main() {
         let grounder = Grounder::from_dir(&root.join("weights"), kind, None, &device).expect("weights load");
         println!("{:<44} {:>9.2} ms", format!("load weights ({kind} + MiniLM)"), start.elapsed().as_secs_f64() * 1e3);
 
-        measure(&format!("decode + resize photo (224 x 224 PNG)"), runs, || {
+        measure("decode photo (224 x 224 PNG, no resize)", runs, || {
             let decoded = photo::decode("photo", &bytes, PhotoLimits::default()).unwrap();
             std::hint::black_box(photo::to_input(&decoded));
         });

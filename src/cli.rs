@@ -9,6 +9,8 @@ use clap::{Args, Parser, Subcommand};
 use semground::cache::FeatureCache;
 use semground::data::PairFormat;
 use semground::encoders::ImageEncoderKind;
+use semground::eval::run::{EvalOptions, evaluate};
+use semground::eval::{Method, Protocol, load_phrase_boxes};
 use semground::head::LossKind;
 use semground::progress::Progress;
 use semground::train::TrainConfig;
@@ -31,6 +33,92 @@ enum Command {
     Ground(GroundArgs),
     /// Train the attention head from (photo, phrase) pairs, without boxes.
     Train(TrainArgs),
+    /// Play the pointing game on a benchmark with phrase boxes.
+    Eval(EvalArgs),
+}
+
+/// Compute backends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Backend {
+    /// burn's pure-Rust CPU backend (flex).
+    Cpu,
+    /// burn-wgpu: Vulkan, Metal or DX12, whichever the machine offers.
+    Wgpu,
+}
+
+fn make_device(backend: Backend) -> Result<Device> {
+    match backend {
+        Backend::Cpu => Ok(Device::flex()),
+        #[cfg(feature = "gpu")]
+        Backend::Wgpu => Ok(Device::wgpu(burn::tensor::DeviceKind::DefaultDevice)),
+        #[cfg(not(feature = "gpu"))]
+        Backend::Wgpu => bail!(
+            "this semground was built without GPU support; rebuild with `cargo build --release --features gpu`"
+        ),
+    }
+}
+
+/// Benchmark file formats of `semground eval`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum BenchmarkFormat {
+    /// `phrase-boxes/1` JSON: photos, phrases and their boxes.
+    PhraseBoxes,
+}
+
+#[derive(Debug, Args)]
+struct EvalArgs {
+    /// The benchmark file.
+    #[arg(long, value_name = "FILE")]
+    data: PathBuf,
+
+    /// Format of --data.
+    #[arg(long, value_enum, default_value_t = BenchmarkFormat::PhraseBoxes)]
+    format: BenchmarkFormat,
+
+    /// Folder the photo names in --data are relative to [default: `images` beside --data].
+    #[arg(long, value_name = "DIR")]
+    images: Option<PathBuf>,
+
+    /// Where the points come from: the model or a baseline.
+    #[arg(long, value_enum, default_value_t = Method::Model)]
+    method: Method,
+
+    /// The frozen image encoder (model and visual methods).
+    #[arg(long, value_enum, default_value_t = ImageEncoderKind::Vgg16)]
+    encoder: ImageEncoderKind,
+
+    /// Trained head weights (.safetensors with its .json beside it) [default: the shipped one].
+    #[arg(long, value_name = "FILE")]
+    head: Option<PathBuf>,
+
+    /// paper: centre of the highest cell; upsampled: highest pixel of the bilinearly
+    /// upsampled map.
+    #[arg(long, value_enum, default_value_t = Protocol::Paper)]
+    protocol: Protocol,
+
+    /// Pixels around a box that still count as a hit.
+    #[arg(long, value_name = "PX", default_value_t = 0.0)]
+    tolerance: f64,
+
+    /// Ignore boxes smaller than this share of the photo (0.05 = 5%).
+    #[arg(long, value_name = "FRACTION", default_value_t = 0.0)]
+    min_box_area: f64,
+
+    /// Seed of the random baseline.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+
+    /// Folder with the encoder weights and tokenizer [default: ./weights].
+    #[arg(long, value_name = "DIR", env = "SEMGROUND_WEIGHTS")]
+    weights: Option<PathBuf>,
+
+    /// Feature cache folder [default: ~/.cache/semground/features].
+    #[arg(long, value_name = "DIR", env = "SEMGROUND_CACHE")]
+    cache: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -67,8 +155,8 @@ struct TrainArgs {
     #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u32).range(2..))]
     concepts: u32,
 
-    /// Passes over the pairs.
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    /// Passes over the pairs; 0 only extracts and caches the frozen features.
+    #[arg(long, default_value_t = 10)]
     epochs: u32,
 
     /// Adam learning rate.
@@ -98,6 +186,10 @@ struct TrainArgs {
     /// Feature cache folder [default: ~/.cache/semground/features].
     #[arg(long, value_name = "DIR", env = "SEMGROUND_CACHE")]
     cache: Option<PathBuf>,
+
+    /// Compute backend: cpu (burn's flex) or wgpu (needs a build with `--features gpu`).
+    #[arg(long, value_enum, default_value_t = Backend::Cpu)]
+    device: Backend,
 }
 
 #[derive(Debug, Args)]
@@ -148,6 +240,7 @@ pub fn run() -> Result<()> {
     match cli.command {
         Command::Ground(args) => ground(args),
         Command::Train(args) => train(args),
+        Command::Eval(args) => eval(args),
     }
 }
 
@@ -231,13 +324,33 @@ fn print_text(groundings: &[Grounding], width: u32, height: u32) {
     }
 }
 
-/// Terminal progress bars on standard error.
+/// Progress on standard error: bars on a terminal, else a plain line every 10% so that logs
+/// of headless runs show how far a stage got.
 struct Bars {
     bar: Option<indicatif::ProgressBar>,
+    plain: Option<PlainProgress>,
+}
+
+struct PlainProgress {
+    label: String,
+    total: usize,
+    reported: usize,
+    start: std::time::Instant,
+}
+
+impl Bars {
+    fn new() -> Self {
+        Self { bar: None, plain: None }
+    }
 }
 
 impl Progress for Bars {
     fn start(&mut self, label: &str, total: usize) {
+        use std::io::IsTerminal;
+        if !std::io::stderr().is_terminal() {
+            self.plain = Some(PlainProgress { label: label.to_string(), total, reported: 0, start: std::time::Instant::now() });
+            return;
+        }
         let bar = indicatif::ProgressBar::new(total as u64);
         bar.set_style(
             indicatif::ProgressStyle::with_template("{msg:>24} [{bar:40}] {pos}/{len} {elapsed_precise} eta {eta}")
@@ -252,12 +365,20 @@ impl Progress for Bars {
         if let Some(bar) = &self.bar {
             bar.set_position(done as u64);
         }
+        if let Some(plain) = &mut self.plain {
+            let tenths = if plain.total == 0 { 10 } else { done * 10 / plain.total };
+            if tenths > plain.reported {
+                plain.reported = tenths;
+                eprintln!("{}: {done}/{} ({:.0} s)", plain.label, plain.total, plain.start.elapsed().as_secs_f64());
+            }
+        }
     }
 
     fn finish(&mut self) {
         if let Some(bar) = self.bar.take() {
             bar.finish();
         }
+        self.plain = None;
     }
 
     fn note(&mut self, message: &str) {
@@ -288,17 +409,76 @@ fn train(args: TrainArgs) -> Result<()> {
         weights: weights_dir(args.weights),
         cache: args.cache.unwrap_or_else(FeatureCache::default_root),
         resume: args.resume,
-        device: Device::flex(),
+        device: make_device(args.device)?,
     };
     if !(options.config.learning_rate > 0.0 && options.config.learning_rate.is_finite()) {
         bail!("invalid --lr {}: the learning rate must be a positive number such as 1e-3", options.config.learning_rate);
     }
-    let summary = semground::train::run::train(&options, &mut Bars { bar: None })?;
-    eprintln!(
-        "trained on {} pairs and {} concepts; head written to {}",
-        summary.pairs,
-        summary.concepts,
-        summary.head.display()
-    );
+    let summary = semground::train::run::train(&options, &mut Bars::new())?;
+    match summary.head {
+        Some(head) => eprintln!(
+            "trained on {} pairs and {} concepts; head written to {}",
+            summary.pairs,
+            summary.concepts,
+            head.display()
+        ),
+        None => eprintln!("features of {} pairs are cached in {}; no epoch was run", summary.pairs, options.cache.display()),
+    }
+    Ok(())
+}
+
+fn eval(args: EvalArgs) -> Result<()> {
+    if !(args.tolerance >= 0.0 && args.tolerance.is_finite()) {
+        bail!("invalid --tolerance {}: give a number of pixels, 0 or more", args.tolerance);
+    }
+    if !(0.0..1.0).contains(&args.min_box_area) {
+        bail!("invalid --min-box-area {}: give a share of the photo between 0 and 1, such as 0.05", args.min_box_area);
+    }
+    let (data, report) = match args.format {
+        BenchmarkFormat::PhraseBoxes => load_phrase_boxes(&args.data)?,
+    };
+    let images = args.images.unwrap_or_else(|| args.data.parent().unwrap_or(Path::new(".")).join("images"));
+    let options = EvalOptions {
+        method: args.method,
+        protocol: args.protocol,
+        tolerance: args.tolerance,
+        min_box_area: args.min_box_area,
+        seed: args.seed,
+        images,
+        encoder: args.encoder,
+        head: args.head,
+        weights: weights_dir(args.weights),
+        cache: args.cache.unwrap_or_else(FeatureCache::default_root),
+    };
+    let mut bars = Bars::new();
+    if report.clipped > 0 {
+        bars.note(&format!("note: {} box(es) extended past their photo and were clipped to it", report.clipped));
+    }
+    if !report.zero_area.is_empty() {
+        bars.note(&format!("note: {} box(es) have no area and can never be hit: {}", report.zero_area.len(), report.zero_area.join("; ")));
+    }
+    let result = evaluate(&data, report, &options, &mut bars)?;
+    if result.missing_images > 0 {
+        bars.note(&format!(
+            "warning: {} photo(s) missing or unreadable, their phrases are not scored: {}",
+            result.missing_images,
+            result.missing_image_names.join(", ")
+        ));
+    }
+    if args.json {
+        println!("{}", serde_json::to_string(&result)?);
+    } else {
+        let [low, high] = result.confidence_95;
+        println!(
+            "{:?} ({:?} protocol{}): {:.2}% ({} of {} phrases), 95% CI {low:.2}..{high:.2}; {} missing photo(s)",
+            result.method,
+            result.protocol,
+            if result.tolerance > 0.0 { format!(", {} px tolerance", result.tolerance) } else { String::new() },
+            result.accuracy,
+            result.hits,
+            result.total,
+            result.missing_images
+        );
+    }
     Ok(())
 }

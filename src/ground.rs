@@ -27,6 +27,21 @@ pub fn cell_center(cell: [usize; 2], width: u32, height: u32) -> [f64; 2] {
     [x, y]
 }
 
+/// Samples a row-major 7 x 7 map at photo pixel (`x`, `y`) of a `width` x `height` photo by
+/// bilinear interpolation between cell centres (clamped at the borders).
+pub fn sample_bilinear(heatmap: &[f32], x: f64, y: f64, width: u32, height: u32) -> f32 {
+    let grid = GRID as f64;
+    let gx = ((x + 0.5) / f64::from(width) * grid - 0.5).clamp(0.0, grid - 1.0);
+    let gy = ((y + 0.5) / f64::from(height) * grid - 0.5).clamp(0.0, grid - 1.0);
+    let (x0, y0) = (gx.floor() as usize, gy.floor() as usize);
+    let (x1, y1) = ((x0 + 1).min(GRID - 1), (y0 + 1).min(GRID - 1));
+    let (fx, fy) = ((gx - x0 as f64) as f32, (gy - y0 as f64) as f32);
+    let at = |row: usize, column: usize| heatmap[row * GRID + column];
+    let top = at(y0, x0) * (1.0 - fx) + at(y0, x1) * fx;
+    let bottom = at(y1, x0) * (1.0 - fx) + at(y1, x1) * fx;
+    top * (1.0 - fy) + bottom * fy
+}
+
 /// The grounding of one phrase in one photo.
 #[derive(Debug, Clone, Serialize)]
 pub struct Grounding {
@@ -71,6 +86,15 @@ mod tests {
         map[0] = f32::NAN;
         map[48] = 0.2;
         assert_eq!(argmax_cell(&map), [6, 6]);
+    }
+
+    #[test]
+    fn bilinear_hits_cell_centres() {
+        let heatmap: Vec<f32> = (0..49).map(|i| i as f32).collect();
+        // Cells of a 70 x 70 photo are 10 pixels wide: the centre of cell (2, 3) lies at
+        // (35, 25), which is pixel index (34.5, 24.5) since pixel centres sit at +0.5.
+        let value = sample_bilinear(&heatmap, 34.5, 24.5, 70, 70);
+        assert!((value - 17.0).abs() < 1e-4, "value {value}, expected 17 within 1e-4");
     }
 
     #[test]

@@ -13,6 +13,7 @@
 pub mod data;
 pub mod encoders;
 pub mod error;
+pub mod eval;
 pub mod ground;
 pub mod head;
 pub mod model;

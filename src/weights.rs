@@ -202,12 +202,13 @@ impl TensorWriter {
         Ok(())
     }
 
-    /// Adds a batch norm in PyTorch names.
+    /// Adds a batch norm in PyTorch names. The running statistics are synchronised first:
+    /// burn keeps a training step's last update pending until the next read that syncs.
     pub fn batch_norm(&mut self, prefix: &str, norm: &BatchNorm) -> Result<()> {
         self.add(format!("{prefix}.weight"), norm.gamma.val())?;
         self.add(format!("{prefix}.bias"), norm.beta.val())?;
-        self.add(format!("{prefix}.running_mean"), norm.running_mean.value())?;
-        self.add(format!("{prefix}.running_var"), norm.running_var.value())?;
+        self.add(format!("{prefix}.running_mean"), norm.running_mean.value_sync())?;
+        self.add(format!("{prefix}.running_var"), norm.running_var.value_sync())?;
         Ok(())
     }
 

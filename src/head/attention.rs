@@ -3,7 +3,7 @@
 //! regions (512, 128, 32, 1 channels by default, ReLU after each), and a softmax over regions.
 
 use burn::config::Config;
-use burn::module::Module;
+use burn::module::{Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig};
 use burn::tensor::activation::{relu, softmax};
@@ -79,6 +79,13 @@ impl AttentionConfig {
             convs.push(Conv2dConfig::new([channels, width], [1, 1]).init(device));
             channels = width;
         }
+        if self.relu_on_scores {
+            // With a ReLU on the scores, a region whose score starts below zero gets no
+            // gradient; a positive bias starts every region in the ReLU's linear part.
+            if let Some(last) = convs.last_mut() {
+                last.bias = Some(Param::from_tensor(Tensor::ones([1], device)));
+            }
+        }
         Attention {
             image_norm: BatchNormConfig::new(self.image_channels).with_epsilon(self.batch_norm_eps).init(device),
             phrase_norm: BatchNormConfig::new(self.phrase_dim).with_epsilon(self.batch_norm_eps).init(device),
@@ -96,36 +103,64 @@ impl Attention {
     /// - `phrase`: `[batch, l]`
     /// - output weights: `[batch, height * width]`
     pub fn forward(&self, image: Tensor<4>, phrase: Tensor<2>) -> AttentionOutput {
-        let [batch, _, height, width] = image.dims();
-        let [_, phrase_dim] = phrase.dims();
+        let [batch, channels, height, width] = image.dims();
+        let regions = height * width;
 
         // Batch norm on both feature sets.
         let image = self.image_norm.forward(image);
         let phrase = self.phrase_norm.forward(phrase);
 
-        // The phrase vector beside every region: [batch, l] -> [batch, l, height, width].
-        let phrase_map = phrase.reshape([batch, phrase_dim, 1, 1]).expand([batch, phrase_dim, height, width]);
-        let mut x = Tensor::cat(vec![image.clone(), phrase_map], 1);
+        // The first 1x1 layer sees [region; phrase] at every region. Its weight splits into an
+        // image part and a phrase part, so the phrase part is computed once per phrase rather
+        // than once per region: W [v; t] + b = W_v v + (W_t t + b).
+        let (weight, bias) = conv_matrix(&self.convs[0]);
+        let [hidden, _] = weight.dims();
+        let image_weight = weight.clone().slice([0..hidden, 0..channels]);
+        let phrase_weight = weight.slice([0..hidden, channels..hidden_input(&self.convs[0])]);
+        // [batch, m, h, w] -> [batch, regions, m]
+        let regions_first = image.clone().reshape([batch, channels, regions]).swap_dims(1, 2);
+        let phrase_term = phrase.matmul(phrase_weight.transpose()) + bias.unsqueeze_dim::<2>(0);
+        let mut x = regions_first.matmul(image_weight.transpose().unsqueeze_dim::<3>(0))
+            + phrase_term.unsqueeze_dim::<3>(1);
 
-        // The shared 1x1 MLP: one score per region.
+        // The rest of the shared MLP, as matrix products over [batch, regions, channels].
         let last = self.convs.len() - 1;
         for (index, conv) in self.convs.iter().enumerate() {
-            x = conv.forward(x);
+            if index > 0 {
+                let (weight, bias) = conv_matrix(conv);
+                x = x.matmul(weight.transpose().unsqueeze_dim::<3>(0)) + bias.unsqueeze_dims::<3>(&[0, 1]);
+            }
             if index < last || self.relu_on_scores {
                 x = relu(x);
             }
         }
 
-        // Softmax over regions: [batch, 1, height, width] -> [batch, height * width].
-        let weights = softmax(x.reshape([batch, height * width]), 1);
+        // Softmax over regions: [batch, regions, 1] -> [batch, regions].
+        let weights = softmax(x.reshape([batch, regions]), 1);
         AttentionOutput { weights, image }
     }
+}
+
+/// Input channels of a conv layer.
+fn hidden_input(conv: &Conv2d) -> usize {
+    conv.weight.dims()[1]
+}
+
+/// A 1x1 conv layer as a matrix `[out, in]` and a bias `[out]`; a 1x1 convolution is the
+/// same linear map applied at every position, and matrix products run faster than convs.
+pub(crate) fn conv_matrix(conv: &Conv2d) -> (Tensor<2>, Tensor<1>) {
+    let [out, input, _, _] = conv.weight.dims();
+    let weight = conv.weight.val().reshape([out, input]);
+    let bias = match &conv.bias {
+        Some(bias) => bias.val(),
+        None => Tensor::zeros([out], &weight.device()),
+    };
+    (weight, bias)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use burn::module::Param;
 
     /// One image channel, one phrase dimension and a single 1x1 layer whose score is the
     /// normalised image value, so the softmax can be checked by hand.

@@ -9,6 +9,8 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Device, Tensor};
 
+use super::attention::conv_matrix;
+
 /// Configuration of the [`ConceptDecoder`].
 #[derive(Config, Debug)]
 pub struct ConceptDecoderConfig {
@@ -60,6 +62,12 @@ impl ConceptDecoderConfig {
     }
 }
 
+/// Applies a 1x1 conv to `[n, m, regions]` as a matrix product, `[n, reduced, regions]`.
+fn reduce(conv: &Conv2d, maps: Tensor<3>) -> Tensor<3> {
+    let (weight, bias) = conv_matrix(conv);
+    weight.unsqueeze_dim::<3>(0).matmul(maps) + bias.unsqueeze_dims::<3>(&[0, 2])
+}
+
 impl ConceptDecoder {
     /// Scores the concepts of concept batches from their attended maps.
     ///
@@ -74,18 +82,19 @@ impl ConceptDecoder {
         let attention = attention.reshape([batches, k, 1, height, width]);
         let attended = image * attention;
 
-        // Independent branch, one prediction per pair: [batches * k, m, height, width].
-        let per_pair = attended.clone().reshape([batches * k, channels, height, width]);
-        let reduced = self.independent_reduce.forward(per_pair);
-        let [_, reduced_channels, _, _] = reduced.dims();
-        let flat = reduced.reshape([batches * k, reduced_channels * height * width]);
+        // Independent branch, one prediction per pair: [batches * k, m, height * width].
+        let regions = height * width;
+        let per_pair = attended.clone().reshape([batches * k, channels, regions]);
+        let reduced = reduce(&self.independent_reduce, per_pair);
+        let [_, reduced_channels, _] = reduced.dims();
+        let flat = reduced.reshape([batches * k, reduced_channels * regions]);
         let independent = self.independent_classifier.forward(flat);
         let concepts = independent.dims()[1];
         let independent = independent.reshape([batches, k, concepts]);
 
-        // Common branch: the k attended maps summed, [batches, m, height, width].
-        let summed = attended.sum_dim(1).reshape([batches, channels, height, width]);
-        let flat = self.common_reduce.forward(summed).reshape([batches, reduced_channels * height * width]);
+        // Common branch: the k attended maps summed, [batches, m, height * width].
+        let summed = attended.sum_dim(1).reshape([batches, channels, regions]);
+        let flat = reduce(&self.common_reduce, summed).reshape([batches, reduced_channels * regions]);
         let common = self.common_classifier.forward(flat);
 
         ConceptLogits { common, independent }

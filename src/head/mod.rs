@@ -8,7 +8,7 @@ pub mod loss;
 use std::collections::HashMap;
 
 use burn::config::Config;
-use burn::module::Module;
+use burn::module::{Module, RunningState};
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
@@ -150,6 +150,21 @@ impl GroundingHead {
         writer.conv2d("decoder.common_reduce", &decoder.common_reduce)?;
         writer.linear("decoder.common_classifier", &decoder.common_classifier)?;
         writer.to_bytes(HashMap::from([("format".to_string(), HEAD_FORMAT.to_string())]))
+    }
+
+    /// Replaces the batch norms' running statistics with those stored in `weights` (a file
+    /// written by [`GroundingHead::to_safetensors`]). burn's module records restore the
+    /// parameters but not this running state, so checkpoints carry it separately.
+    pub fn restore_running_stats(mut self, weights: &mut WeightFile, device: &Device) -> Result<Self> {
+        for (prefix, norm) in [
+            ("attention.image_norm", &mut self.attention.image_norm),
+            ("attention.phrase_norm", &mut self.attention.phrase_norm),
+        ] {
+            let shape = norm.running_mean.value().dims();
+            norm.running_mean = RunningState::new(weights.tensor(&format!("{prefix}.running_mean"), shape, device)?);
+            norm.running_var = RunningState::new(weights.tensor(&format!("{prefix}.running_var"), shape, device)?);
+        }
+        Ok(self)
     }
 
     /// Loads a head of architecture `config` from `weights`, checking every tensor.

@@ -3,7 +3,8 @@
 //! continues from the last finished epoch and ends with the weights an uninterrupted run
 //! would have.
 //!
-//! Layout in `OUT/checkpoint/`: `head-E.bpk`, `optimizer-E.bpk` (burn's burnpack records) and
+//! Layout in `OUT/checkpoint/`: `head-E.bpk`, `optimizer-E.bpk` (burn's burnpack records),
+//! `head-E.safetensors` (the batch norms' running statistics, which burn's records omit) and
 //! `state.json`, which names the finished epoch E. Each file is written to a temporary name
 //! and renamed; `state.json` is replaced last, so it always points at complete files.
 
@@ -17,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use super::TrainConfig;
 use crate::error::{Error, Result};
 use crate::head::GroundingHead;
+use crate::weights::WeightFile;
 
 /// What `state.json` records.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -44,6 +46,8 @@ pub fn save(out: &Path, epochs_done: usize, config: &TrainConfig, head: &Groundi
     std::fs::create_dir_all(&dir).map_err(|source| Error::io("failed to create", &dir, source))?;
     let head_path = dir.join(format!("head-{epochs_done}.bpk"));
     let optimizer_path = dir.join(format!("optimizer-{epochs_done}.bpk"));
+    let stats_path = dir.join(format!("head-{epochs_done}.safetensors"));
+    crate::files::write_atomic(&stats_path, &head.to_safetensors()?)?;
 
     let temporary = dir.join(format!(".head-{epochs_done}.tmp"));
     head.clone().into_record().save(&temporary).map_err(|error| record_error(&temporary, error))?;
@@ -59,7 +63,8 @@ pub fn save(out: &Path, epochs_done: usize, config: &TrainConfig, head: &Groundi
     // Older epochs are no longer referenced.
     for entry in std::fs::read_dir(&dir).map_err(|source| Error::io("failed to list", &dir, source))?.flatten() {
         let path = entry.path();
-        if path != head_path && path != optimizer_path && path.extension().is_some_and(|ext| ext == "bpk") {
+        let stale = path.extension().is_some_and(|ext| ext == "bpk" || ext == "safetensors");
+        if path != head_path && path != optimizer_path && path != stats_path && stale {
             let _ = std::fs::remove_file(path);
         }
     }
@@ -80,7 +85,9 @@ pub fn load(
         return Ok(None);
     };
     let state: CheckpointState = serde_json::from_slice(&json).map_err(|error| record_error(&state_path, error))?;
-    if state.config != *config {
+    // More epochs may be asked for on resume; every other setting must match.
+    let same_run = TrainConfig { epochs: config.epochs, ..state.config.clone() } == *config;
+    if !same_run {
         return Err(Error::Config {
             name: state_path.display().to_string(),
             detail: format!(
@@ -92,7 +99,10 @@ pub fn load(
     }
     let head_path = dir.join(format!("head-{}.bpk", state.epochs_done));
     let record = ModuleRecord::load(&head_path).map_err(|error| record_error(&head_path, error))?;
-    let head = head.load_record(record);
+    let device = head.attention.image_norm.gamma.val().device();
+    let stats_path = dir.join(format!("head-{}.safetensors", state.epochs_done));
+    let mut stats = WeightFile::open(&stats_path, "delete the checkpoint folder to start over")?;
+    let head = head.load_record(record).restore_running_stats(&mut stats, &device)?;
     let optimizer_path = dir.join(format!("optimizer-{}.bpk", state.epochs_done));
     let optimizer = optimizer.load(&optimizer_path).map_err(|error| record_error(&optimizer_path, error))?;
     Ok(Some((state.epochs_done, head, optimizer)))

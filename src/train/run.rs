@@ -34,15 +34,15 @@ pub struct TrainOptions {
     pub cache: PathBuf,
     /// Continue from the last checkpoint in `out`.
     pub resume: bool,
-    /// Device for the head's training (autodiff is added here).
+    /// Device for the frozen encoders and the head's training (autodiff is added for the head).
     pub device: Device,
 }
 
 /// What a finished run reports.
 #[derive(Debug, Clone)]
 pub struct TrainSummary {
-    /// The saved head.
-    pub head: PathBuf,
+    /// The saved head; `None` when no epoch was run (features only).
+    pub head: Option<PathBuf>,
     /// The log of every epoch run so far, resumed ones included.
     pub epochs: Vec<EpochLog>,
     /// Pairs used for training.
@@ -79,7 +79,7 @@ fn summarise_list(items: &[String]) -> String {
 /// Loads pairs, concepts and features: everything up to the first epoch.
 pub fn prepare(options: &TrainOptions, progress: &mut dyn Progress) -> Result<TrainingData> {
     let config = &options.config;
-    let encode_device = Device::flex();
+    let encode_device = options.device.clone();
 
     // Pairs, with malformed records skipped where asked.
     let loaded = pairs::load(&config.pairs, config.format, config.skip_bad)?;
@@ -206,7 +206,7 @@ pub fn train(options: &TrainOptions, progress: &mut dyn Progress) -> Result<Trai
     let log_path = out.join("log.jsonl");
     let mut logs = read_log(&log_path, first_epoch);
     let sampler = ConceptSampler::new(data.set.pair_concepts.clone(), data.set.concepts.len(), config.k, config.seed);
-    let mut head_path = out.join("head.safetensors");
+    let mut head_path = None;
     for epoch in first_epoch..config.epochs {
         progress.start(&format!("epoch {}/{}", epoch + 1, config.epochs), sampler.batches_per_epoch());
         let (trained, log) = run_epoch(config, &data, &sampler, epoch, head, &mut optimizer, &device, &mut |done| progress.set(done));
@@ -227,7 +227,7 @@ pub fn train(options: &TrainOptions, progress: &mut dyn Progress) -> Result<Trai
             "config": config,
             "seconds": logs.iter().map(|l| l.seconds).sum::<f64>(),
         });
-        head_path = save_head(out, &head, &head_config, config, &data.set, training)?;
+        head_path = Some(save_head(out, &head, &head_config, config, &data.set, training)?);
     }
     Ok(TrainSummary { head: head_path, epochs: logs, pairs: data.set.pairs.len(), concepts: data.set.concepts.len() })
 }

@@ -1,0 +1,9 @@
+//! Evaluation by the pointing game.
+
+pub mod boxes;
+pub mod pointing;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod run;
+
+pub use boxes::{BenchmarkImage, BenchmarkPhrase, BoxReport, PhraseBoxes, load_phrase_boxes};
+pub use pointing::{BoxXyxy, Method, Protocol, center_point, channel_mean, in_box, is_hit, map_point};

@@ -1,0 +1,217 @@
+//! A whole pointing-game evaluation of one method on one benchmark: what `semground eval`
+//! executes.
+
+use std::path::PathBuf;
+
+use burn::tensor::{Device, Tensor, TensorData};
+use rand::rngs::ChaCha8Rng;
+use rand::{RngExt, SeedableRng};
+use serde::Serialize;
+
+use super::boxes::{BoxReport, PhraseBoxes};
+use super::pointing::{Method, Protocol, center_point, channel_mean, is_hit, map_point};
+use crate::cache::FeatureCache;
+use crate::encoders::ImageEncoderKind;
+use crate::error::{Error, Result};
+use crate::features::{FeatureTable, photo_features, phrase_features};
+use crate::ground::{GRID, cell_center};
+use crate::model::Grounder;
+use crate::progress::Progress;
+
+/// How to evaluate.
+#[derive(Debug, Clone)]
+pub struct EvalOptions {
+    /// Where points come from.
+    pub method: Method,
+    /// How maps become points.
+    pub protocol: Protocol,
+    /// Pixels around a box that still count as a hit (0 for the strict game).
+    pub tolerance: f64,
+    /// Boxes smaller than this share of the photo's area are ignored, and phrases left
+    /// without a box are skipped (0 keeps everything).
+    pub min_box_area: f64,
+    /// Seed of the random baseline.
+    pub seed: u64,
+    /// Folder the benchmark's file names are relative to.
+    pub images: PathBuf,
+    /// Frozen image encoder (model and visual methods).
+    pub encoder: ImageEncoderKind,
+    /// Head weights (model method); `None` uses the shipped head.
+    pub head: Option<PathBuf>,
+    /// Folder with the frozen weights.
+    pub weights: PathBuf,
+    /// Feature cache folder.
+    pub cache: PathBuf,
+}
+
+/// The outcome of one phrase.
+#[derive(Debug, Clone, Serialize)]
+pub struct PhraseOutcome {
+    /// Photo file name.
+    pub file: String,
+    /// The phrase.
+    pub phrase: String,
+    /// Whether the point hit a box.
+    pub hit: bool,
+    /// The predicted point in photo pixels.
+    pub point: [f64; 2],
+    /// Area of the phrase's largest box as a share of the photo's area.
+    pub box_area: f64,
+}
+
+/// Accuracy and everything needed to judge it.
+#[derive(Debug, Clone, Serialize)]
+pub struct EvalResult {
+    /// The method evaluated.
+    pub method: Method,
+    /// The projection protocol.
+    pub protocol: Protocol,
+    /// Hit tolerance in pixels.
+    pub tolerance: f64,
+    /// Minimum box area as a share of the photo (0 for none).
+    pub min_box_area: f64,
+    /// Image encoder used (model and visual methods).
+    pub encoder: Option<ImageEncoderKind>,
+    /// Hits / total, in percent.
+    pub accuracy: f64,
+    /// 95% Wilson score interval of the accuracy, in percent.
+    pub confidence_95: [f64; 2],
+    /// Phrases whose point hit a box.
+    pub hits: usize,
+    /// Phrases scored.
+    pub total: usize,
+    /// Photos not found or not decodable; their phrases are not scored.
+    pub missing_images: usize,
+    /// Names of those photos.
+    pub missing_image_names: Vec<String>,
+    /// Phrases left out by the minimum box area.
+    pub skipped_small: usize,
+    /// Boxes clipped to their photo and empty boxes found while loading.
+    pub boxes: BoxReport,
+    /// Per-phrase outcomes, in benchmark order.
+    #[serde(skip)]
+    pub outcomes: Vec<PhraseOutcome>,
+}
+
+/// The 95% Wilson score interval of `hits` out of `total`, in percent.
+pub fn wilson_interval(hits: usize, total: usize) -> [f64; 2] {
+    if total == 0 {
+        return [0.0, 0.0];
+    }
+    let (n, p, z) = (total as f64, hits as f64 / total as f64, 1.959_963_984_540_054);
+    let centre = (p + z * z / (2.0 * n)) / (1.0 + z * z / n);
+    let half = z * (p * (1.0 - p) / n + z * z / (4.0 * n * n)).sqrt() / (1.0 + z * z / n);
+    [100.0 * (centre - half).max(0.0), 100.0 * (centre + half).min(1.0)]
+}
+
+fn needs_photos(method: Method) -> bool {
+    matches!(method, Method::Model | Method::Visual)
+}
+
+/// Plays the pointing game on `data` with `options`.
+pub fn evaluate(data: &PhraseBoxes, report: BoxReport, options: &EvalOptions, progress: &mut dyn Progress) -> Result<EvalResult> {
+    let device = Device::flex();
+    let cache = FeatureCache::new(&options.cache);
+
+    // Frozen features where the method needs them.
+    let mut grounder = None;
+    let mut photos = FeatureTable::default();
+    let mut missing_image_names = Vec::new();
+    if needs_photos(options.method) {
+        let loaded = Grounder::from_dir(&options.weights, options.encoder, options.head.as_deref(), &device)?;
+        if options.method == Method::Model && !loaded.head_file.trained {
+            progress.note("warning: the head is untrained (random weights); pass --head with a trained one");
+        }
+        let names: Vec<String> = data.images.iter().map(|image| image.file.clone()).collect();
+        progress.start(&format!("{} features", options.encoder), names.len());
+        let (table, unusable) =
+            photo_features(&loaded.image_encoder, &options.images, &names, &cache, &device, &mut |done| progress.set(done))?;
+        progress.finish();
+        photos = table;
+        missing_image_names = unusable.iter().map(|u| format!("{} ({})", u.name, u.reason)).collect();
+        grounder = Some(loaded);
+    }
+    let mut phrases = FeatureTable::default();
+    if let (Method::Model, Some(grounder)) = (options.method, &grounder) {
+        let texts: Vec<String> = data.images.iter().flat_map(|image| image.phrases.iter().map(|p| p.phrase.clone())).collect();
+        progress.start("phrase features", texts.len());
+        phrases = phrase_features(&grounder.phrase_encoder, &texts, &cache, &device, &mut |done| progress.set(done))?;
+        progress.finish();
+    }
+
+    let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
+    let mut outcomes = Vec::new();
+    let mut skipped_small = 0;
+    progress.start("pointing game", data.images.len());
+    for (index, image) in data.images.iter().enumerate() {
+        progress.set(index);
+        let (width, height) = (image.width, image.height);
+        let features = photos.get(&image.file);
+        if needs_photos(options.method) && features.is_none() {
+            continue;
+        }
+        let area = f64::from(width) * f64::from(height);
+
+        // The model's maps for all phrases of this photo at once.
+        let model_maps: Vec<f32> = match (options.method, &grounder, features) {
+            (Method::Model, Some(grounder), Some(features)) => {
+                let texts: Vec<&str> = image.phrases.iter().map(|p| p.phrase.as_str()).collect();
+                let channels = photos.dim / (GRID * GRID);
+                let image_map = Tensor::<4>::from_data(TensorData::new(features.to_vec(), [1, channels, GRID, GRID]), &device);
+                let maps = grounder.heatmaps(image_map, phrases.stack(&texts, &device));
+                maps.into_data().try_into_vec::<f32>().map_err(|error| Error::Readback(format!("{error:?}")))?
+            }
+            _ => Vec::new(),
+        };
+
+        for (phrase_index, phrase) in image.phrases.iter().enumerate() {
+            let boxes: Vec<_> = phrase
+                .boxes
+                .iter()
+                .copied()
+                .filter(|b| (b[2] - b[0]) * (b[3] - b[1]) >= options.min_box_area * area)
+                .collect();
+            if boxes.is_empty() {
+                skipped_small += 1;
+                continue;
+            }
+            let point = match options.method {
+                Method::Model => map_point(&model_maps[phrase_index * 49..(phrase_index + 1) * 49], width, height, options.protocol),
+                Method::Visual => map_point(&channel_mean(features.unwrap_or_default()), width, height, options.protocol),
+                Method::Center => center_point(width, height),
+                Method::Random => {
+                    let cell = rng.random_range(0..GRID * GRID);
+                    cell_center([cell / GRID, cell % GRID], width, height)
+                }
+            };
+            let box_area = boxes.iter().map(|b| (b[2] - b[0]) * (b[3] - b[1])).fold(0.0, f64::max) / area;
+            outcomes.push(PhraseOutcome {
+                file: image.file.clone(),
+                phrase: phrase.phrase.clone(),
+                hit: is_hit(point, &boxes, options.tolerance),
+                point,
+                box_area,
+            });
+        }
+    }
+    progress.finish();
+
+    let hits = outcomes.iter().filter(|o| o.hit).count();
+    let total = outcomes.len();
+    Ok(EvalResult {
+        method: options.method,
+        protocol: options.protocol,
+        tolerance: options.tolerance,
+        min_box_area: options.min_box_area,
+        encoder: needs_photos(options.method).then_some(options.encoder),
+        accuracy: if total == 0 { 0.0 } else { 100.0 * hits as f64 / total as f64 },
+        confidence_95: wilson_interval(hits, total),
+        hits,
+        total,
+        missing_images: missing_image_names.len(),
+        missing_image_names,
+        skipped_small,
+        boxes: report,
+        outcomes,
+    })
+}

@@ -1,0 +1,96 @@
+//! The pointing-game evaluator: the `phrase-boxes/1` loader on a fixture, and the baselines
+//! on the Flickr30k Entities dev set, whose values are known.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+#[derive(serde::Deserialize, Debug)]
+struct JsonResult {
+    method: String,
+    protocol: String,
+    accuracy: f64,
+    hits: usize,
+    total: usize,
+    missing_images: usize,
+    confidence_95: [f64; 2],
+}
+
+fn eval(args: &[&str]) -> (JsonResult, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_semground")).arg("eval").args(args).arg("--json").current_dir(root()).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(output.status.success(), "semground eval failed: {stderr}");
+    (serde_json::from_slice(&output.stdout).expect("one JSON object on stdout"), stderr)
+}
+
+fn dev_set() -> Option<PathBuf> {
+    let path = root().join("../shared/data/flickr30k-entities-dev/annotations.json");
+    if path.exists() {
+        Some(path)
+    } else {
+        eprintln!("skipped: {} is missing (the Flickr30k Entities dev set)", path.display());
+        None
+    }
+}
+
+#[test]
+fn center_baseline_on_dev_set() {
+    let Some(data) = dev_set() else { return };
+    let (result, _) = eval(&["--data", data.to_str().unwrap(), "--method", "center"]);
+    assert_eq!(result.method, "center");
+    assert_eq!(result.protocol, "paper");
+    assert_eq!(result.total, 1557);
+    assert!((result.accuracy - 48.88).abs() < 0.005, "center baseline {:.3}%, expected 48.88%", result.accuracy);
+    assert!(result.confidence_95[0] < result.accuracy && result.accuracy < result.confidence_95[1]);
+}
+
+#[test]
+fn random_baseline_on_dev_set() {
+    let Some(data) = dev_set() else { return };
+    // The mean over seeds is close to 28.5%; one seed lands within about 2 points.
+    let mut accuracies = Vec::new();
+    for seed in ["1", "2", "3", "4", "5"] {
+        let (result, _) = eval(&["--data", data.to_str().unwrap(), "--method", "random", "--seed", seed]);
+        assert_eq!(result.total, 1557);
+        accuracies.push(result.accuracy);
+    }
+    let mean = accuracies.iter().sum::<f64>() / accuracies.len() as f64;
+    assert!((mean - 28.5).abs() < 1.5, "random baseline mean {mean:.2}% over 5 seeds ({accuracies:?}), expected about 28.5%");
+    let (first, again) = (eval(&["--data", data.to_str().unwrap(), "--method", "random", "--seed", "1"]).0, accuracies[0]);
+    assert_eq!(first.accuracy, again, "same seed, same result");
+}
+
+#[test]
+fn fixture_boxes_clipped_and_missing_counted() {
+    let data = root().join("tests/data/benchmarks/phrase-boxes-small.json");
+    let images = root().join("tests/data/parity");
+    let (result, stderr) = eval(&["--data", data.to_str().unwrap(), "--images", images.to_str().unwrap(), "--method", "visual", "--encoder", "efficientnet-lite0"]);
+    assert!(stderr.contains("1 box(es) extended past their photo and were clipped"), "{stderr}");
+    assert!(stderr.contains("have no area and can never be hit: photo-224.png: a speck"), "{stderr}");
+    assert!(stderr.contains("not-there.jpg (not found)"), "{stderr}");
+    assert_eq!(result.missing_images, 1);
+    assert_eq!(result.total, 3, "the phrases of the one photo present");
+    assert_eq!(result.hits + (result.total - result.hits), 3);
+}
+
+#[test]
+fn center_needs_no_photos() {
+    let data = root().join("tests/data/benchmarks/phrase-boxes-small.json");
+    let (result, _) = eval(&["--data", data.to_str().unwrap(), "--images", "/nonexistent", "--method", "center"]);
+    // Centre (112, 112) is in "the woman"; (50, 40) is in "a dog"; the flag and the speck miss.
+    assert_eq!((result.hits, result.total, result.missing_images), (2, 4, 0));
+}
+
+#[test]
+fn malformed_benchmark_names_position() {
+    let path = std::env::temp_dir().join(format!("semground-bad-bench-{}.json", std::process::id()));
+    std::fs::write(&path, "{\"format\": \"phrase-boxes/1\",\n \"images\": [{\"file\": 3}]}").unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_semground")).args(["eval", "--data", path.to_str().unwrap(), "--method", "center"]).output().unwrap();
+    std::fs::remove_file(&path).unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(&format!("{}:2:", path.display())), "{stderr}");
+}
