@@ -79,7 +79,7 @@ struct EvalArgs {
     #[arg(long, value_name = "DIR")]
     images: Option<PathBuf>,
 
-    /// Where the points come from: the model or a baseline.
+    /// Source of the points: the model or a baseline.
     #[arg(long, value_enum, default_value_t = Method::Model)]
     method: Method,
 
@@ -244,7 +244,7 @@ pub fn run() -> Result<()> {
     }
 }
 
-/// The weights folder: the flag, else `./weights`, else the repository's own.
+/// Returns the weights folder: the flag, else `./weights`, else the repository's own.
 fn weights_dir(flag: Option<PathBuf>) -> PathBuf {
     flag.unwrap_or_else(|| {
         let local = PathBuf::from("weights");

@@ -1,5 +1,5 @@
 //! Loading of safetensors weight files into burn modules, with every tensor's name, type and
-//! shape checked, and a check that the file holds no tensor the architecture does not use.
+//! shape checked, and a check that the file contains no tensor the architecture does not use.
 //!
 //! The name of each tensor is chosen by the network's own loader (one table per network, in
 //! `encoders/*.rs` and `head/*.rs`); this module only enforces that the file matches it.
@@ -28,7 +28,8 @@ pub struct WeightFile {
 }
 
 impl WeightFile {
-    /// Reads and parses the file at `path`. `fix` tells the user how to obtain a correct file.
+    /// Reads and parses the file at `path`. `fix` is the hint printed with errors on how to
+    /// obtain a correct file.
     pub fn open(path: &Path, fix: &'static str) -> Result<Self> {
         let bytes = std::fs::read(path).map_err(|source| match source.kind() {
             std::io::ErrorKind::NotFound => Error::Weights {
@@ -101,7 +102,7 @@ impl WeightFile {
         metadata.metadata().as_ref()?.get(key).cloned()
     }
 
-    /// Fails if the file holds tensors that no loader took: a sign of a file made for another
+    /// Fails if the file contains tensors that no loader took: a sign of a file made for another
     /// architecture or configuration.
     pub fn finish(self) -> Result<()> {
         if self.unused.is_empty() {

@@ -47,7 +47,7 @@ pub struct BenchmarkPhrase {
     pub boxes: Vec<BoxXyxy>,
 }
 
-/// What loading found wrong but could repair.
+/// Problems found and repaired while loading.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct BoxReport {
     /// Boxes partly outside their photo, clipped to it.

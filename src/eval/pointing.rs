@@ -1,13 +1,14 @@
 //! The pointing game: a heatmap scores a hit when its maximum lies inside a ground-truth box
-//! of the phrase. Every variant the literature uses is explicit here: the paper's projection
-//! (argmax cell, its centre scaled to the photo) or upsampling before the argmax, an optional
-//! pixel tolerance, and the random, center and visual-only baselines.
+//! of the phrase. Each variant in use is explicit here: the projection of Javed et al. (IJCAI
+//! 2019; argmax cell, its centre scaled to the photo) or upsampling before the argmax, the
+//! 15-pixel tolerance of Zhang et al. (ECCV 2016), and the random, center and visual-only
+//! baselines.
 
 use serde::{Deserialize, Serialize};
 
 use crate::ground::{GRID, argmax_cell, cell_center, sample_bilinear};
 
-/// How a 7 x 7 map becomes a point.
+/// Projection of a 7 x 7 map to a point.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 #[cfg_attr(not(target_arch = "wasm32"), derive(clap::ValueEnum))]
@@ -19,7 +20,7 @@ pub enum Protocol {
     Upsampled,
 }
 
-/// Where the point comes from.
+/// Source of the point.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 #[cfg_attr(not(target_arch = "wasm32"), derive(clap::ValueEnum))]
@@ -37,7 +38,7 @@ pub enum Method {
 /// An axis-aligned box in photo pixels, `[x_min, y_min, x_max, y_max]`, max exclusive.
 pub type BoxXyxy = [f64; 4];
 
-/// The point a map predicts under `protocol`, in pixels of a `width` x `height` photo.
+/// Projects a map to a point under `protocol`, in pixels of a `width` x `height` photo.
 pub fn map_point(heatmap: &[f32], width: u32, height: u32, protocol: Protocol) -> [f64; 2] {
     match protocol {
         Protocol::Paper => cell_center(argmax_cell(heatmap), width, height),
@@ -56,12 +57,12 @@ pub fn map_point(heatmap: &[f32], width: u32, height: u32, protocol: Protocol) -
     }
 }
 
-/// The centre of a `width` x `height` photo.
+/// Returns the centre of a `width` x `height` photo.
 pub fn center_point(width: u32, height: u32) -> [f64; 2] {
     [f64::from(width) / 2.0, f64::from(height) / 2.0]
 }
 
-/// The visual-only map: the mean over channels of a `[m, 7, 7]` feature map, row-major.
+/// Computes the visual-only map: the mean over channels of a `[m, 7, 7]` feature map.
 pub fn channel_mean(features: &[f32]) -> Vec<f32> {
     let regions = GRID * GRID;
     let channels = features.len() / regions;
@@ -75,7 +76,7 @@ pub fn channel_mean(features: &[f32]) -> Vec<f32> {
     map
 }
 
-/// Whether `point` lies inside `bounds` (max exclusive), or within `tolerance` pixels of it.
+/// Tests whether `point` lies inside `bounds` (max exclusive), or within `tolerance` pixels.
 pub fn in_box(point: [f64; 2], bounds: &BoxXyxy, tolerance: f64) -> bool {
     let [x, y] = point;
     let [x0, y0, x1, y1] = *bounds;
@@ -87,7 +88,7 @@ pub fn in_box(point: [f64; 2], bounds: &BoxXyxy, tolerance: f64) -> bool {
     dx * dx + dy * dy <= tolerance * tolerance
 }
 
-/// Whether `point` hits any of `boxes`.
+/// Tests whether `point` hits any of `boxes`.
 pub fn is_hit(point: [f64; 2], boxes: &[BoxXyxy], tolerance: f64) -> bool {
     boxes.iter().any(|bounds| in_box(point, bounds, tolerance))
 }
@@ -110,7 +111,7 @@ mod tests {
         let mut map = vec![0f32; 49];
         map[2 * 7 + 5] = 1.0;
         // 70 x 70: cell (2, 5) is centred at (55, 25), between pixels 54 and 55 (and 24 and
-        // 25), which tie; the first wins and the point is that pixel's centre.
+        // 25). Those tie, so the first wins and the point is its centre.
         assert_eq!(map_point(&map, 70, 70, Protocol::Upsampled), [54.5, 24.5]);
         assert_eq!(map_point(&map, 70, 70, Protocol::Paper), [55.0, 25.0]);
     }

@@ -21,9 +21,9 @@ use crate::progress::Progress;
 /// How to evaluate.
 #[derive(Debug, Clone)]
 pub struct EvalOptions {
-    /// Where points come from.
+    /// Source of the points.
     pub method: Method,
-    /// How maps become points.
+    /// Projection from maps to points.
     pub protocol: Protocol,
     /// Pixels around a box that still count as a hit (0 for the strict game).
     pub tolerance: f64,
@@ -93,7 +93,7 @@ pub struct EvalResult {
     pub outcomes: Vec<PhraseOutcome>,
 }
 
-/// The 95% Wilson score interval of `hits` out of `total`, in percent.
+/// Computes the 95% Wilson score interval of `hits` out of `total`, in percent.
 pub fn wilson_interval(hits: usize, total: usize) -> [f64; 2] {
     if total == 0 {
         return [0.0, 0.0];

@@ -42,7 +42,7 @@ pub struct Attention {
     relu_on_scores: bool,
 }
 
-/// What the attention module returns: the weights and the normalised map they weigh.
+/// Output of the attention module: the weights and the normalised map they weigh.
 #[derive(Debug, Clone)]
 pub struct AttentionOutput {
     /// Attention over regions, `[batch, regions]`, each row summing to 1.
@@ -81,7 +81,7 @@ impl AttentionConfig {
         }
         if self.relu_on_scores {
             // With a ReLU on the scores, a region whose score starts below zero gets no
-            // gradient; a positive bias starts every region in the ReLU's linear part.
+            // gradient, so a positive bias starts every region in the ReLU's linear part.
             if let Some(last) = convs.last_mut() {
                 last.bias = Some(Param::from_tensor(Tensor::ones([1], device)));
             }
@@ -110,7 +110,7 @@ impl Attention {
         let image = self.image_norm.forward(image);
         let phrase = self.phrase_norm.forward(phrase);
 
-        // The first 1x1 layer sees [region; phrase] at every region. Its weight splits into an
+        // The first 1x1 layer takes [region; phrase] at every region. Its weight splits into an
         // image part and a phrase part, so the phrase part is computed once per phrase rather
         // than once per region: W [v; t] + b = W_v v + (W_t t + b).
         let (weight, bias) = conv_matrix(&self.convs[0]);
@@ -146,8 +146,8 @@ fn hidden_input(conv: &Conv2d) -> usize {
     conv.weight.dims()[1]
 }
 
-/// A 1x1 conv layer as a matrix `[out, in]` and a bias `[out]`; a 1x1 convolution is the
-/// same linear map applied at every position, and matrix products run faster than convs.
+/// Returns a 1x1 conv layer as a matrix `[out, in]` and a bias `[out]`. A 1x1 convolution is
+/// the same linear map at every position, and matrix products run faster than convs.
 pub(crate) fn conv_matrix(conv: &Conv2d) -> (Tensor<2>, Tensor<1>) {
     let [out, input, _, _] = conv.weight.dims();
     let weight = conv.weight.val().reshape([out, input]);
@@ -162,7 +162,7 @@ pub(crate) fn conv_matrix(conv: &Conv2d) -> (Tensor<2>, Tensor<1>) {
 mod tests {
     use super::*;
 
-    /// One image channel, one phrase dimension and a single 1x1 layer whose score is the
+    /// Builds a module of one image channel, one phrase dimension and one 1x1 layer whose score is the
     /// normalised image value, so the softmax can be checked by hand.
     fn probe(relu_on_scores: bool) -> Attention {
         let device = Device::flex();
@@ -174,7 +174,7 @@ mod tests {
         attention
     }
 
-    /// A 7 x 7 single-channel map: ln 3 at region 0, -5 at region 1, 0 elsewhere.
+    /// Builds a 7 x 7 single-channel map: ln 3 at region 0, -5 at region 1, 0 elsewhere.
     fn image() -> Tensor<4> {
         let mut values = [0f32; 49];
         values[0] = 3f32.ln();

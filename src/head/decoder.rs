@@ -106,7 +106,7 @@ mod tests {
     use super::*;
     use burn::module::Param;
 
-    /// A decoder over 1 x 1 maps with 2 channels whose 1x1 conv sums the channels and whose
+    /// Builds a decoder over 1 x 1 maps with 2 channels whose 1x1 conv sums the channels and whose
     /// classifier maps s to [s, 0.5 - s], so every logit can be checked by hand.
     fn probe() -> ConceptDecoder {
         let device = Device::flex();

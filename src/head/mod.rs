@@ -33,7 +33,7 @@ pub struct HeadConfig {
 }
 
 impl HeadConfig {
-    /// The method's head for a given encoder pair and vocabulary size.
+    /// Builds the method's head configuration for an encoder pair and a vocabulary size.
     pub fn for_encoders(image_channels: usize, phrase_dim: usize, concepts: usize) -> Self {
         Self::new(
             AttentionConfig::new(image_channels, phrase_dim),
@@ -82,7 +82,7 @@ pub struct GroundingHead {
     pub decoder: ConceptDecoder,
 }
 
-/// What is stored in the JSON file beside head weights.
+/// Description of a head, stored as JSON beside its weights.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct HeadFile {
     /// Always [`HEAD_FORMAT`].

@@ -1,7 +1,6 @@
-//! Training checkpoints: after every epoch the head (with its batch-norm statistics and
-//! parameter ids) and Adam's moments are saved, so `--resume` after a crash or `kill -9`
-//! continues from the last finished epoch and ends with the weights an uninterrupted run
-//! would have.
+//! Training checkpoints. After every epoch the head (with its batch-norm statistics and
+//! parameter ids) and Adam's moments are saved. After a crash or `kill -9`, `--resume`
+//! continues from the last finished epoch and ends with the weights of an uninterrupted run.
 //!
 //! Layout in `OUT/checkpoint/`: `head-E.bpk`, `optimizer-E.bpk` (burn's burnpack records),
 //! `head-E.safetensors` (the batch norms' running statistics, which burn's records omit) and
@@ -20,7 +19,7 @@ use crate::error::{Error, Result};
 use crate::head::GroundingHead;
 use crate::weights::WeightFile;
 
-/// What `state.json` records.
+/// Contents of `state.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CheckpointState {
     /// Epochs finished.

@@ -21,7 +21,7 @@ use crate::weights::{REGENERATE_HINT, WeightFile};
 /// File name of the tagger table inside the weights folder.
 pub const TAGGER: &str = "tagger.json.gz";
 
-/// Where a run reads and writes, besides its [`TrainConfig`].
+/// Paths and device of a run, besides its [`TrainConfig`].
 #[derive(Debug, Clone)]
 pub struct TrainOptions {
     /// The run's settings.
@@ -38,7 +38,7 @@ pub struct TrainOptions {
     pub device: Device,
 }
 
-/// What a finished run reports.
+/// Outcome of a finished run.
 #[derive(Debug, Clone)]
 pub struct TrainSummary {
     /// The saved head; `None` when no epoch was run (features only).

@@ -1,6 +1,9 @@
 //! A synthetic grounding data set for training tests: two coloured shapes on a noisy
 //! background per photo, and captions that name one shape each ("a red square").
 
+// Each test binary that includes this module uses a different part of it.
+#![allow(dead_code)]
+
 use std::path::Path;
 
 use image::{Rgb, RgbImage};
