@@ -112,6 +112,10 @@ struct EvalArgs {
     #[arg(long)]
     json: bool,
 
+    /// Write per-concept and box-area analyses (CSV tables, SVG charts, summary.json) here.
+    #[arg(long, value_name = "DIR")]
+    report: Option<PathBuf>,
+
     /// Folder with the encoder weights and tokenizer [default: ./weights].
     #[arg(long, value_name = "DIR", env = "SEMGROUND_WEIGHTS")]
     weights: Option<PathBuf>,
@@ -367,7 +371,8 @@ impl Progress for Bars {
         }
         if let Some(plain) = &mut self.plain {
             let tenths = if plain.total == 0 { 10 } else { done * 10 / plain.total };
-            if tenths > plain.reported {
+            // Short stages stay silent: a line only after two seconds.
+            if tenths > plain.reported && plain.start.elapsed().as_secs_f64() >= 2.0 {
                 plain.reported = tenths;
                 eprintln!("{}: {done}/{} ({:.0} s)", plain.label, plain.total, plain.start.elapsed().as_secs_f64());
             }
@@ -450,6 +455,15 @@ fn eval(args: EvalArgs) -> Result<()> {
         weights: weights_dir(args.weights),
         cache: args.cache.unwrap_or_else(FeatureCache::default_root),
     };
+    // Read the tagger before the run, so a bad weights folder fails early.
+    let tagger = match &args.report {
+        Some(_) => {
+            let path = options.weights.join(semground::train::run::TAGGER);
+            let bytes = std::fs::read(&path).with_context(|| format!("failed to read the tagger {}", path.display()))?;
+            Some(semground::text::Tagger::from_gzip(&bytes)?)
+        }
+        None => None,
+    };
     let mut bars = Bars::new();
     if report.clipped > 0 {
         bars.note(&format!("note: {} box(es) extended past their photo and were clipped to it", report.clipped));
@@ -465,14 +479,24 @@ fn eval(args: EvalArgs) -> Result<()> {
             result.missing_image_names.join(", ")
         ));
     }
+    if let (Some(dir), Some(tagger)) = (&args.report, &tagger) {
+        let summary = semground::eval::report::write_report(dir, tagger, &result)?;
+        bars.note(&format!(
+            "report written to {}: {} concepts; correlation of box area with hits {:.3}, of concept mean box area with accuracy {:.3}",
+            dir.display(),
+            summary.concepts,
+            summary.area_hit_correlation,
+            summary.concept_area_accuracy_correlation
+        ));
+    }
     if args.json {
         println!("{}", serde_json::to_string(&result)?);
     } else {
         let [low, high] = result.confidence_95;
         println!(
-            "{:?} ({:?} protocol{}): {:.2}% ({} of {} phrases), 95% CI {low:.2}..{high:.2}; {} missing photo(s)",
-            result.method,
-            result.protocol,
+            "{} ({} protocol{}): {:.2}% ({} of {} phrases), 95% CI {low:.2}..{high:.2}; {} missing photo(s)",
+            serde_json::to_value(result.method)?.as_str().unwrap_or_default(),
+            serde_json::to_value(result.protocol)?.as_str().unwrap_or_default(),
             if result.tolerance > 0.0 { format!(", {} px tolerance", result.tolerance) } else { String::new() },
             result.accuracy,
             result.hits,

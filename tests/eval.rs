@@ -94,3 +94,26 @@ fn malformed_benchmark_names_position() {
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains(&format!("{}:2:", path.display())), "{stderr}");
 }
+
+#[test]
+fn report_tables_and_charts() {
+    let Some(data) = dev_set() else { return };
+    let dir = std::env::temp_dir().join(format!("semground-report-{}", std::process::id()));
+    let (result, stderr) = eval(&["--data", data.to_str().unwrap(), "--method", "center", "--report", dir.to_str().unwrap()]);
+    assert_eq!(result.total, 1557);
+    assert!(stderr.contains("report written to"), "{stderr}");
+    for file in ["per_concept.csv", "box_area.csv", "phrases.csv", "per_concept.svg", "box_area.svg", "summary.json"] {
+        assert!(dir.join(file).exists(), "{file} missing");
+    }
+    let concepts = std::fs::read_to_string(dir.join("per_concept.csv")).unwrap();
+    assert!(concepts.starts_with("concept,phrases,hits,accuracy_percent,mean_box_area\n"), "{concepts}");
+    assert!(concepts.lines().nth(1).unwrap().starts_with("dog,123,"), "most frequent head noun: {concepts}");
+    let bins = std::fs::read_to_string(dir.join("box_area.csv")).unwrap();
+    assert_eq!(bins.lines().count(), 11, "a header and ten bins: {bins}");
+    // Larger boxes are easier for the center baseline, as for every method in the paper.
+    let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    let correlation = summary["analysis"]["area_hit_correlation"].as_f64().unwrap();
+    assert!(correlation > 0.3, "box area / hit correlation {correlation}");
+    assert!(std::fs::read_to_string(dir.join("per_concept.svg")).unwrap().starts_with("<svg"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -3,6 +3,8 @@
 pub mod boxes;
 pub mod pointing;
 #[cfg(not(target_arch = "wasm32"))]
+pub mod report;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod run;
 
 pub use boxes::{BenchmarkImage, BenchmarkPhrase, BoxReport, PhraseBoxes, load_phrase_boxes};
