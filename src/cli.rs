@@ -63,6 +63,9 @@ fn make_device(backend: Backend) -> Result<Device> {
 enum BenchmarkFormat {
     /// `phrase-boxes/1` JSON: photos, phrases and their boxes.
     PhraseBoxes,
+    /// Visual Genome `region_descriptions.json` or region graphs; photo sizes from
+    /// `image_data.json` beside it, else from the photos.
+    VisualGenome,
 }
 
 #[derive(Debug, Args)]
@@ -439,10 +442,18 @@ fn eval(args: EvalArgs) -> Result<()> {
     if !(0.0..1.0).contains(&args.min_box_area) {
         bail!("invalid --min-box-area {}: give a share of the photo between 0 and 1, such as 0.05", args.min_box_area);
     }
-    let (data, report) = match args.format {
-        BenchmarkFormat::PhraseBoxes => load_phrase_boxes(&args.data)?,
-    };
     let images = args.images.unwrap_or_else(|| args.data.parent().unwrap_or(Path::new(".")).join("images"));
+    let (data, report, unsized_photos) = match args.format {
+        BenchmarkFormat::PhraseBoxes => {
+            let (data, report) = load_phrase_boxes(&args.data)?;
+            (data, report, Vec::new())
+        }
+        BenchmarkFormat::VisualGenome => {
+            let (mut data, unsized_photos) = semground::eval::formats::load_visual_genome(&args.data, &images)?;
+            let report = semground::eval::boxes::repair_boxes(&mut data);
+            (data, report, unsized_photos)
+        }
+    };
     let options = EvalOptions {
         method: args.method,
         protocol: args.protocol,
@@ -471,7 +482,7 @@ fn eval(args: EvalArgs) -> Result<()> {
     if !report.zero_area.is_empty() {
         bars.note(&format!("note: {} box(es) have no area and can never be hit: {}", report.zero_area.len(), report.zero_area.join("; ")));
     }
-    let result = evaluate(&data, report, &options, &mut bars)?;
+    let result = evaluate(&data, report, unsized_photos, &options, &mut bars)?;
     if result.missing_images > 0 {
         bars.note(&format!(
             "warning: {} photo(s) missing or unreadable, their phrases are not scored: {}",

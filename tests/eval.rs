@@ -117,3 +117,11 @@ fn report_tables_and_charts() {
     assert!(std::fs::read_to_string(dir.join("per_concept.svg")).unwrap().starts_with("<svg"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn visual_genome_regions_as_benchmark() {
+    let data = root().join("tests/data/benchmarks/visual-genome/region_graphs.json");
+    let (result, _) = eval(&["--data", data.to_str().unwrap(), "--format", "visual-genome", "--method", "center"]);
+    // Four regions of each of two photos, sizes from image_data.json beside the file.
+    assert_eq!((result.total, result.missing_images), (8, 0));
+}

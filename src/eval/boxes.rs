@@ -69,6 +69,12 @@ pub fn load_phrase_boxes(path: &Path) -> Result<(PhraseBoxes, BoxReport)> {
             detail: format!("format is {:?}, expected {PHRASE_BOXES_FORMAT:?}", data.format),
         });
     }
+    let report = repair_boxes(&mut data);
+    Ok((data, report))
+}
+
+/// Clips every box to its photo and lists the boxes left without area.
+pub fn repair_boxes(data: &mut PhraseBoxes) -> BoxReport {
     let mut report = BoxReport::default();
     for image in &mut data.images {
         let (width, height) = (f64::from(image.width), f64::from(image.height));
@@ -85,5 +91,5 @@ pub fn load_phrase_boxes(path: &Path) -> Result<(PhraseBoxes, BoxReport)> {
             }
         }
     }
-    Ok((data, report))
+    report
 }

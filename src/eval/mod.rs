@@ -1,6 +1,7 @@
 //! Evaluation by the pointing game.
 
 pub mod boxes;
+pub mod formats;
 pub mod pointing;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod report;

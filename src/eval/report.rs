@@ -59,7 +59,7 @@ pub struct ReportSummary {
     pub concepts: usize,
 }
 
-/// The head noun of a phrase: its last common noun, or its last word when it has none.
+/// Returns the head noun of a phrase: its last common noun, or its last word without one.
 pub fn head_noun(tagger: &Tagger, phrase: &str) -> String {
     nouns(tagger, phrase)
         .pop()
@@ -67,7 +67,7 @@ pub fn head_noun(tagger: &Tagger, phrase: &str) -> String {
         .unwrap_or_else(|| "(none)".into())
 }
 
-/// Pearson correlation of two equally long samples; 0 when either is constant.
+/// Computes the Pearson correlation of two equally long samples, 0 when either is constant.
 pub fn pearson(x: &[f64], y: &[f64]) -> f64 {
     let n = x.len().min(y.len()) as f64;
     if n < 2.0 {

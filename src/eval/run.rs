@@ -108,15 +108,22 @@ fn needs_photos(method: Method) -> bool {
     matches!(method, Method::Model | Method::Visual)
 }
 
-/// Plays the pointing game on `data` with `options`.
-pub fn evaluate(data: &PhraseBoxes, report: BoxReport, options: &EvalOptions, progress: &mut dyn Progress) -> Result<EvalResult> {
+/// Plays the pointing game on `data` with `options`. `unsized_photos` lists photos the loader
+/// already dropped (unknown size); they are counted as missing.
+pub fn evaluate(
+    data: &PhraseBoxes,
+    report: BoxReport,
+    unsized_photos: Vec<String>,
+    options: &EvalOptions,
+    progress: &mut dyn Progress,
+) -> Result<EvalResult> {
     let device = Device::flex();
     let cache = FeatureCache::new(&options.cache);
 
     // Frozen features where the method needs them.
     let mut grounder = None;
     let mut photos = FeatureTable::default();
-    let mut missing_image_names = Vec::new();
+    let mut missing_image_names = unsized_photos;
     if needs_photos(options.method) {
         let loaded = Grounder::from_dir(&options.weights, options.encoder, options.head.as_deref(), &device)?;
         if options.method == Method::Model && !loaded.head_file.trained {
@@ -128,7 +135,7 @@ pub fn evaluate(data: &PhraseBoxes, report: BoxReport, options: &EvalOptions, pr
             photo_features(&loaded.image_encoder, &options.images, &names, &cache, &device, &mut |done| progress.set(done))?;
         progress.finish();
         photos = table;
-        missing_image_names = unusable.iter().map(|u| format!("{} ({})", u.name, u.reason)).collect();
+        missing_image_names.extend(unusable.iter().map(|u| format!("{} ({})", u.name, u.reason)));
         grounder = Some(loaded);
     }
     let mut phrases = FeatureTable::default();
