@@ -28,12 +28,12 @@ pub fn content_key(bytes: &[u8]) -> String {
 }
 
 impl FeatureCache {
-    /// A cache under `root` (created on first write).
+    /// Opens a cache under `root` (created on first write).
     pub fn new(root: impl Into<PathBuf>) -> Self {
         Self { root: root.into() }
     }
 
-    /// The default location: `$XDG_CACHE_HOME/semground/features`, else
+    /// Returns the default location: `$XDG_CACHE_HOME/semground/features`, else
     /// `~/.cache/semground/features`, else `.semground-cache` in the working folder.
     pub fn default_root() -> PathBuf {
         if let Some(dir) = std::env::var_os("XDG_CACHE_HOME") {

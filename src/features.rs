@@ -39,7 +39,7 @@ impl FeatureTable {
         self.values.extend_from_slice(values);
     }
 
-    /// The row of `name`, if present.
+    /// Returns the row of `name`, if present.
     pub fn get(&self, name: &str) -> Option<&[f32]> {
         self.index.get(name).map(|&row| &self.values[row * self.dim..(row + 1) * self.dim])
     }

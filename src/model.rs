@@ -29,7 +29,7 @@ pub fn default_head_file(kind: ImageEncoderKind) -> String {
 
 /// The bytes of every file a [`Grounder`] needs, however they were obtained (disk or fetch).
 pub struct ModelFiles {
-    /// Which image encoder `image_weights` belongs to.
+    /// Image encoder that `image_weights` belongs to.
     pub image_encoder: ImageEncoderKind,
     /// The image encoder's safetensors file.
     pub image_weights: Vec<u8>,
@@ -50,9 +50,9 @@ pub struct Grounder {
     pub phrase_encoder: PhraseEncoder,
     /// The trainable head.
     pub head: GroundingHead,
-    /// What is known about the head (configuration, vocabulary, whether it was trained).
+    /// Description of the head (configuration, vocabulary, whether it was trained).
     pub head_file: HeadFile,
-    /// Where every tensor lives.
+    /// Device of every tensor.
     pub device: Device,
 }
 
@@ -143,7 +143,7 @@ impl Grounder {
 #[cfg(not(target_arch = "wasm32"))]
 impl Grounder {
     /// Loads the networks from a weights folder laid out as `weights/` in the repository.
-    /// `head` is a head's `.safetensors` file (its `.json` must sit beside it); without it the
+    /// `head` is a head's `.safetensors` file, with its `.json` beside it. Without it, the
     /// shipped head for `kind` is used if present, else an untrained one.
     pub fn from_dir(dir: &std::path::Path, kind: ImageEncoderKind, head: Option<&std::path::Path>, device: &Device) -> Result<Self> {
         let read = |path: std::path::PathBuf, fix: &'static str| {

@@ -4,7 +4,7 @@
 //! anew among its concepts every time it is used, and k - 1 other pairs containing that
 //! concept complete the batch (drawn without repetition where the concept has enough pairs).
 //! The batches of an epoch depend only on the seed and the epoch number, so a resumed run
-//! sees the same batches as an uninterrupted one.
+//! draws the same batches as an uninterrupted one.
 
 use rand::seq::{IndexedRandom, SliceRandom};
 use rand::{RngExt, SeedableRng};
@@ -47,7 +47,7 @@ impl ConceptSampler {
         (self.pair_concepts.len() / self.k).max(1)
     }
 
-    /// The concept batches of epoch `epoch` (counted from 0).
+    /// Draws the concept batches of epoch `epoch` (counted from 0).
     pub fn epoch(&self, epoch: u64) -> Vec<ConceptBatch> {
         let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ epoch.wrapping_mul(0x9E37_79B9_7F4A_7C15));
         let mut anchors: Vec<usize> = (0..self.pair_concepts.len()).collect();

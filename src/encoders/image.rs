@@ -10,7 +10,7 @@ use super::vgg16::Vgg16;
 use crate::error::Result;
 use crate::weights::WeightFile;
 
-/// Which frozen CNN turns a photo into the 7 x 7 region map.
+/// Frozen CNN that turns a photo into the 7 x 7 region map.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(not(target_arch = "wasm32"), derive(clap::ValueEnum))]
 pub enum ImageEncoderKind {
@@ -25,7 +25,7 @@ pub enum ImageEncoderKind {
 }
 
 impl ImageEncoderKind {
-    /// The name used on the command line, in configs and in file names.
+    /// Returns the name used on the command line, in configs and in file names.
     pub fn name(self) -> &'static str {
         match self {
             Self::Vgg16 => "vgg16",
@@ -76,7 +76,7 @@ impl ImageEncoder {
         Ok(encoder)
     }
 
-    /// Which encoder this is.
+    /// Returns which encoder this is.
     pub fn kind(&self) -> ImageEncoderKind {
         match self {
             Self::Vgg16(_) => ImageEncoderKind::Vgg16,

@@ -38,7 +38,7 @@ pub fn singular(noun: &str) -> String {
     pluralizer::pluralize(noun, 1, false)
 }
 
-/// The singular common nouns of `phrase`, in order of appearance, duplicates removed.
+/// Extracts the singular common nouns of `phrase`, in order of appearance, without repeats.
 pub fn nouns(tagger: &Tagger, phrase: &str) -> Vec<String> {
     let words = words(phrase);
     let labels = tagger.tag(&words);

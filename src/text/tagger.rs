@@ -107,7 +107,7 @@ impl Tagger {
     }
 }
 
-/// The feature strings of one word, identical to the reference implementation's.
+/// Builds the feature strings of one word, identical to the reference implementation's.
 fn features(index: usize, word: &str, context: &[String], previous: &str, before_previous: &str) -> Vec<String> {
     let lower = word.to_lowercase();
     let mut shape = if word.chars().next().is_some_and(char::is_uppercase) { "X" } else { "x" }.to_string();

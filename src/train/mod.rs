@@ -32,7 +32,7 @@ pub struct TrainConfig {
     pub image_encoder: ImageEncoderKind,
     /// Pairs per concept batch.
     pub k: usize,
-    /// Which decoder branches the loss uses.
+    /// Decoder branches in the loss.
     pub loss: LossKind,
     /// Size of the concept vocabulary (most frequent nouns).
     pub concepts: usize,
@@ -152,12 +152,12 @@ pub fn run_epoch(
     (head, log)
 }
 
-/// The head's configuration for a training run.
+/// Builds the head's configuration for a training run.
 pub fn head_config(config: &TrainConfig, phrase_dim: usize, concepts: usize) -> HeadConfig {
     HeadConfig::for_encoders(config.image_encoder.channels(), phrase_dim, concepts)
 }
 
-/// A fresh head and Adam optimizer, seeded by the configuration.
+/// Creates a fresh head and Adam optimizer, seeded by the configuration.
 pub fn init(config: &TrainConfig, head_config: &HeadConfig, device: &Device) -> (GroundingHead, ModuleOptimizer) {
     device.seed(config.seed);
     let head = head_config.init(device);
