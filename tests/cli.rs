@@ -146,7 +146,8 @@ fn long_phrase_truncated_with_warning() {
     assert!(stderr(&output).contains("only the first 256 were used"), "{}", stderr(&output));
 }
 
-/// A weights folder whose files link to the real ones, with `replace` written over one file.
+/// Creates a weights folder whose files link to the real ones, with `replace` written over
+/// one file.
 fn weights_with(name: &str, file: &str, replace: &[u8]) -> PathBuf {
     let dir = temp_dir(name);
     for entry in std::fs::read_dir(root().join("weights")).unwrap() {

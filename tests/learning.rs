@@ -1,7 +1,7 @@
-//! End-to-end check that training teaches the head to ground phrases. The test draws a data
-//! set of two coloured shapes on noisy backgrounds, with captions naming one shape each
-//! ("a red square"), trains briefly on the CPU from the captions alone, and then plays the
-//! pointing game on held-out photos against the shapes' boxes.
+//! End-to-end check that training teaches the head to ground phrases. The test draws photos
+//! of two coloured shapes on noisy backgrounds, with captions naming one shape each ("a red
+//! square"). It trains briefly on the CPU from the captions alone, then plays the pointing
+//! game on held-out photos against the shapes' boxes.
 
 mod common;
 

@@ -82,7 +82,8 @@ fn exif_orientation_applied() {
 #[test]
 fn empty_file_rejected() {
     let error = decode_error("empty.jpg");
-    assert!(error.contains("empty.jpg") && error.contains("empty (0 bytes)"), "{error}");
+    assert!(error.contains("empty.jpg"), "{error}");
+    assert!(error.contains("empty (0 bytes)"), "{error}");
 }
 
 #[test]

@@ -117,6 +117,7 @@ fn kill_nine_then_resume() {
     assert_eq!(epochs_done(&out), done + 1);
     let log = std::fs::read_to_string(out.join("log.jsonl")).unwrap();
     assert_eq!(log.lines().count(), done + 1, "one log line per finished epoch: {log}");
-    assert!(out.join("head.safetensors").exists() && out.join("head.json").exists());
+    assert!(out.join("head.safetensors").exists(), "head weights written");
+    assert!(out.join("head.json").exists(), "head description written");
     std::fs::remove_dir_all(&root).unwrap();
 }

@@ -44,7 +44,7 @@ def load_f32(name: str) -> dict:
 
 
 def photo_input() -> torch.Tensor:
-    """A real photo resized to 224 x 224 once and stored, so both sides read identical pixels."""
+    """Return a real photo resized to 224 x 224 once and stored, so both sides read identical pixels."""
     OUT.mkdir(parents=True, exist_ok=True)
     path = OUT / "photo-224.png"
     if not path.exists():
