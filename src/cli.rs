@@ -90,21 +90,21 @@ struct EvalArgs {
     #[arg(long, value_enum, default_value_t = ImageEncoderKind::Vgg16)]
     encoder: ImageEncoderKind,
 
-    /// Trained head weights (.safetensors with its .json beside it) [default: the shipped one].
+    /// Trained head weights (.safetensors, with its .json beside it) [default:
+    /// `head-<encoder>.safetensors` in the weights folder if present, else an untrained head].
     #[arg(long, value_name = "FILE")]
     head: Option<PathBuf>,
 
-    /// paper: centre of the highest cell; upsampled: highest pixel of the bilinearly
-    /// upsampled map.
+    /// How a map becomes a point.
     #[arg(long, value_enum, default_value_t = Protocol::Paper)]
     protocol: Protocol,
 
     /// Pixels around a box that still count as a hit.
-    #[arg(long, value_name = "PX", default_value_t = 0.0)]
+    #[arg(long, value_name = "PX", default_value_t = 0.0, allow_negative_numbers = true)]
     tolerance: f64,
 
     /// Ignore boxes smaller than this share of the photo (0.05 = 5%).
-    #[arg(long, value_name = "FRACTION", default_value_t = 0.0)]
+    #[arg(long, value_name = "FRACTION", default_value_t = 0.0, allow_negative_numbers = true)]
     min_box_area: f64,
 
     /// Seed of the random baseline.
@@ -119,7 +119,8 @@ struct EvalArgs {
     #[arg(long, value_name = "DIR")]
     report: Option<PathBuf>,
 
-    /// Folder with the encoder weights and tokenizer [default: ./weights].
+    /// Folder with the encoder weights and tokenizer [default: ./weights, else the one this
+    /// binary was built from].
     #[arg(long, value_name = "DIR", env = "SEMGROUND_WEIGHTS")]
     weights: Option<PathBuf>,
 
@@ -167,7 +168,7 @@ struct TrainArgs {
     epochs: u32,
 
     /// Adam learning rate.
-    #[arg(long, default_value_t = 1e-3)]
+    #[arg(long, default_value_t = 1e-3, allow_negative_numbers = true)]
     lr: f64,
 
     /// Concept batches per optimisation step.
@@ -186,7 +187,8 @@ struct TrainArgs {
     #[arg(long)]
     skip_bad: bool,
 
-    /// Folder with the encoder weights, tokenizer and tagger [default: ./weights].
+    /// Folder with the encoder weights, tokenizer and tagger [default: ./weights, else the one
+    /// this binary was built from].
     #[arg(long, value_name = "DIR", env = "SEMGROUND_WEIGHTS")]
     weights: Option<PathBuf>,
 
@@ -213,12 +215,13 @@ struct GroundArgs {
     #[arg(long, value_enum, default_value_t = ImageEncoderKind::Vgg16)]
     encoder: ImageEncoderKind,
 
-    /// Trained head weights (.safetensors, with its .json beside it). Default: the shipped
-    /// head for the encoder in the weights folder, if there is one.
+    /// Trained head weights (.safetensors, with its .json beside it) [default:
+    /// `head-<encoder>.safetensors` in the weights folder if present, else an untrained head].
     #[arg(long, value_name = "FILE")]
     head: Option<PathBuf>,
 
-    /// Write the photo with each phrase's heatmap and point, one panel per phrase, as PNG.
+    /// Write the photo with each phrase's heatmap and point, one panel per phrase; the
+    /// format follows the extension (png, jpg, webp, bmp, tiff).
     #[arg(long, value_name = "OVERLAY.png")]
     out: Option<PathBuf>,
 
@@ -232,7 +235,7 @@ struct GroundArgs {
     weights: Option<PathBuf>,
 
     /// Opacity of the heatmap in the overlay, from 0 (invisible) to 1.
-    #[arg(long, default_value_t = 0.6, value_parser = parse_opacity)]
+    #[arg(long, default_value_t = 0.6, value_parser = parse_opacity, allow_negative_numbers = true)]
     opacity: f32,
 }
 
@@ -271,6 +274,10 @@ fn ground(args: GroundArgs) -> Result<()> {
             bail!("invalid phrase {phrase:?}: it is empty or only whitespace; pass --phrase \"a red car\"");
         }
     }
+    let out_format = match &args.out {
+        Some(out) => Some(overlay_format(out)?),
+        None => None,
+    };
 
     let grounder = Grounder::from_dir(&weights_dir(args.weights), args.encoder, args.head.as_deref(), &device)?;
     if !grounder.head_file.trained {
@@ -305,14 +312,37 @@ fn ground(args: GroundArgs) -> Result<()> {
         print_text(&groundings, width, height);
     }
 
-    if let Some(out) = &args.out {
+    if let (Some(out), Some(format)) = (&args.out, out_format) {
         let overlay = semground::overlay::render(&photo, &groundings, args.opacity);
-        let mut png = std::io::Cursor::new(Vec::new());
-        overlay.write_to(&mut png, image::ImageFormat::Png)?;
-        semground::files::write_atomic(out, png.get_ref())?;
+        let mut encoded = std::io::Cursor::new(Vec::new());
+        overlay.write_to(&mut encoded, format)?;
+        semground::files::write_atomic(out, encoded.get_ref())?;
         eprintln!("wrote {}", out.display());
     }
     Ok(())
+}
+
+/// Checks the overlay path before any work: its folder must exist and its extension must
+/// name an image format.
+fn overlay_format(out: &Path) -> Result<image::ImageFormat> {
+    let parent = out.parent().filter(|parent| !parent.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    if !parent.is_dir() {
+        bail!("invalid --out {}: the folder {} does not exist; create it first", out.display(), parent.display());
+    }
+    match image::ImageFormat::from_path(out) {
+        Ok(format @ (image::ImageFormat::Png | image::ImageFormat::Jpeg | image::ImageFormat::WebP | image::ImageFormat::Bmp | image::ImageFormat::Tiff)) => Ok(format),
+        _ => bail!("invalid --out {}: use a .png, .jpg, .webp, .bmp or .tiff file name", out.display()),
+    }
+}
+
+/// Shortens a phrase for one line of output.
+fn short(phrase: &str) -> String {
+    const MAX_CHARS: usize = 80;
+    if phrase.chars().count() <= MAX_CHARS {
+        return phrase.to_string();
+    }
+    let head: String = phrase.chars().take(MAX_CHARS).collect();
+    format!("{head}...")
 }
 
 fn print_text(groundings: &[Grounding], width: u32, height: u32) {
@@ -321,7 +351,7 @@ fn print_text(groundings: &[Grounding], width: u32, height: u32) {
         let [x, y] = grounding.point;
         println!(
             "{:?}: cell (row {row}, column {column}), point ({x:.0}, {y:.0}) in the {width} x {height} photo",
-            grounding.phrase
+            short(&grounding.phrase)
         );
         println!("  attention per cell, percent (rows top to bottom):");
         for cells in &grounding.heatmap {

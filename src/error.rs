@@ -7,14 +7,24 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A file could not be read or written.
-    #[error("{action} {path}: {source}")]
+    #[error("{action} {path}: {error}")]
     Io {
         /// What was being done, as a verb phrase ("failed to read").
         action: &'static str,
         /// The file in question.
         path: PathBuf,
-        /// The operating system's error.
-        source: std::io::Error,
+        /// The operating system's error, part of the message (not a separate source, so that
+        /// error chains do not print it twice).
+        error: std::io::Error,
+    },
+
+    /// An annotation or benchmark file has a malformed record.
+    #[error("invalid data at {location}: {detail}")]
+    Data {
+        /// File and line, or file and record path.
+        location: String,
+        /// What is wrong and how to fix it.
+        detail: String,
     },
 
     /// A weights file is missing a tensor, has an extra one, or one of the wrong shape or type.
@@ -65,7 +75,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     /// Builds an [`Error::Io`] for `path`.
-    pub fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io { action, path: path.into(), source }
+    pub fn io(action: &'static str, path: impl Into<PathBuf>, error: std::io::Error) -> Self {
+        Error::Io { action, path: path.into(), error }
     }
 }

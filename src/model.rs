@@ -15,7 +15,7 @@ const UNTRAINED_CONCEPTS: usize = 2000;
 
 /// How to get a correct head file, printed with head weight errors.
 pub const HEAD_HINT: &str = "Pass a head saved by `semground train` (its .safetensors file with the .json \
-     beside it), or omit --head to use the shipped one";
+     beside it), or omit --head to use weights/head-<encoder>.safetensors if present";
 
 /// File names of the frozen weights inside a weights folder.
 pub const PHRASE_WEIGHTS: &str = "minilm_l6.safetensors";

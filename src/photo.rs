@@ -35,6 +35,29 @@ impl Default for PhotoLimits {
     }
 }
 
+/// The formats [`decode`] reads, for messages.
+const FORMATS: &str = "JPEG, PNG, WebP, TIFF, BMP or GIF";
+/// What to do about a damaged file.
+const DAMAGED: &str = "the file is damaged or incomplete; copy or export it again";
+
+/// Joins the lines of a decoder's message.
+fn one_line(error: &dyn std::fmt::Display) -> String {
+    error.to_string().split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Whether a JPEG's last end-of-image marker (FF D9) follows its last start-of-scan marker
+/// (FF DA). A cut-off file lacks it; an EXIF thumbnail's end marker comes before the main
+/// image's scan, so it does not count. Inside scan data FF is always followed by 00 or a
+/// restart marker, so neither pattern occurs there by accident.
+fn jpeg_complete(bytes: &[u8]) -> bool {
+    let last = |marker: u8| bytes.windows(2).rposition(|pair| pair == [0xFF, marker]);
+    match (last(0xDA), last(0xD9)) {
+        (Some(scan), Some(end)) => end > scan,
+        (None, _) => true,
+        (Some(_), None) => false,
+    }
+}
+
 fn photo_error(name: &str, detail: impl Into<String>) -> Error {
     Error::Photo { name: name.into(), detail: detail.into() }
 }
@@ -42,7 +65,7 @@ fn photo_error(name: &str, detail: impl Into<String>) -> Error {
 /// Decodes an upright 8-bit RGB photo from the bytes of an image file; `name` labels errors.
 pub fn decode(name: &str, bytes: &[u8], limits: PhotoLimits) -> Result<RgbImage> {
     if bytes.is_empty() {
-        return Err(photo_error(name, "the file is empty (0 bytes); choose a JPEG, PNG or WebP photo"));
+        return Err(photo_error(name, format!("the file is empty (0 bytes); choose a {FORMATS} photo")));
     }
     let reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
@@ -50,12 +73,17 @@ pub fn decode(name: &str, bytes: &[u8], limits: PhotoLimits) -> Result<RgbImage>
     if reader.format().is_none() {
         return Err(photo_error(
             name,
-            "not an image: the file does not start like JPEG, PNG, WebP, TIFF, BMP or GIF",
+            format!("not an image: the file does not start like {FORMATS}"),
         ));
+    }
+    // The JPEG decoder fills a cut-off scan with grey instead of failing, so check the end
+    // marker here.
+    if reader.format() == Some(image::ImageFormat::Jpeg) && !jpeg_complete(bytes) {
+        return Err(photo_error(name, format!("the JPEG is truncated: its image data ends without the end-of-image marker; {DAMAGED}")));
     }
     let mut decoder = reader
         .into_decoder()
-        .map_err(|error| photo_error(name, format!("the image header is invalid or truncated ({error})")))?;
+        .map_err(|error| photo_error(name, format!("the image header is invalid or truncated ({}); {DAMAGED}", one_line(&error))))?;
 
     // Check the size before any pixel is decoded.
     let (width, height) = decoder.dimensions();
@@ -83,7 +111,7 @@ pub fn decode(name: &str, bytes: &[u8], limits: PhotoLimits) -> Result<RgbImage>
 
     let orientation = decoder.orientation().ok();
     let mut image = DynamicImage::from_decoder(decoder)
-        .map_err(|error| photo_error(name, format!("the file is truncated or corrupt ({error})")))?;
+        .map_err(|error| photo_error(name, format!("the file is truncated or corrupt ({}); {DAMAGED}", one_line(&error))))?;
     if let Some(orientation) = orientation {
         image.apply_orientation(orientation);
     }

@@ -99,6 +99,13 @@ fn truncated_file_rejected() {
 }
 
 #[test]
+fn truncated_scan_rejected() {
+    // A JPEG decoder fills a cut-off scan with grey; the missing end marker gives it away.
+    let error = decode_error("truncated-scan.jpg");
+    assert!(error.contains("the JPEG is truncated"), "{error}");
+}
+
+#[test]
 fn huge_photo_rejected_before_decoding() {
     let error = decode_error("huge-header.png");
     assert!(error.contains("60000 x 60000"), "{error}");

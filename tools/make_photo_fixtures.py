@@ -45,6 +45,8 @@ def main():
 
     data = (OUT / "rgb.jpg").read_bytes()
     (OUT / "truncated.jpg").write_bytes(data[: len(data) // 3])
+    # Cut inside the compressed scan: the header is whole, the image data is not.
+    (OUT / "truncated-scan.jpg").write_bytes(data[: len(data) - 60])
     (OUT / "empty.jpg").write_bytes(b"")
     (OUT / "not-an-image.jpg").write_text("this is a text file, not a photo\n")
     (OUT / "huge-header.png").write_bytes(png_with_size(60000, 60000))

@@ -48,8 +48,8 @@ impl LoadedPairs {
             self.skipped.push(format!("{location}: {reason}"));
             Ok(())
         } else {
-            Err(Error::Config {
-                name: location,
+            Err(Error::Data {
+            location: location,
                 detail: format!("{reason}; fix the record or pass --skip-bad to skip such records"),
             })
         }
@@ -61,8 +61,8 @@ fn read_text(path: &Path) -> Result<String> {
 }
 
 fn json_error(path: &Path, error: serde_json::Error) -> Error {
-    Error::Config {
-        name: format!("{}:{}:{}", path.display(), error.line(), error.column()),
+    Error::Data {
+            location: format!("{}:{}:{}", path.display(), error.line(), error.column()),
         detail: format!("invalid JSON for this format ({error})"),
     }
 }
@@ -77,8 +77,8 @@ pub fn load(path: &Path, format: PairFormat, skip_bad: bool) -> Result<LoadedPai
         PairFormat::Flickr30kEntities => load_flickr30k_entities(path, skip_bad)?,
     };
     if loaded.pairs.is_empty() {
-        return Err(Error::Config {
-            name: path.display().to_string(),
+        return Err(Error::Data {
+            location: path.display().to_string(),
             detail: format!("no (photo, phrase) pair found; is this a {format:?} file?"),
         });
     }

@@ -59,13 +59,13 @@ pub struct BoxReport {
 /// Reads a `phrase-boxes/1` file, clipping boxes to their photos and reporting empty ones.
 pub fn load_phrase_boxes(path: &Path) -> Result<(PhraseBoxes, BoxReport)> {
     let text = std::fs::read_to_string(path).map_err(|source| Error::io("failed to read", path, source))?;
-    let mut data: PhraseBoxes = serde_json::from_str(&text).map_err(|error| Error::Config {
-        name: format!("{}:{}:{}", path.display(), error.line(), error.column()),
+    let mut data: PhraseBoxes = serde_json::from_str(&text).map_err(|error| Error::Data {
+            location: format!("{}:{}:{}", path.display(), error.line(), error.column()),
         detail: format!("not a {PHRASE_BOXES_FORMAT} file ({error})"),
     })?;
     if data.format != PHRASE_BOXES_FORMAT {
-        return Err(Error::Config {
-            name: path.display().to_string(),
+        return Err(Error::Data {
+            location: path.display().to_string(),
             detail: format!("format is {:?}, expected {PHRASE_BOXES_FORMAT:?}", data.format),
         });
     }

@@ -39,8 +39,8 @@ struct VgImageData {
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
     let text = std::fs::read_to_string(path).map_err(|source| Error::io("failed to read", path, source))?;
-    serde_json::from_str(&text).map_err(|error| Error::Config {
-        name: format!("{}:{}:{}", path.display(), error.line(), error.column()),
+    serde_json::from_str(&text).map_err(|error| Error::Data {
+            location: format!("{}:{}:{}", path.display(), error.line(), error.column()),
         detail: format!("invalid JSON for this format ({error})"),
     })
 }
@@ -67,8 +67,8 @@ pub fn load_visual_genome(path: &Path, images: &Path) -> Result<(PhraseBoxes, Ve
     let mut index: HashMap<u64, usize> = HashMap::new();
     for (entry_index, entry) in entries.iter().enumerate() {
         for (region_index, region) in entry.regions.iter().enumerate() {
-            let id = region.image_id.or(entry.id).or(entry.image_id).ok_or_else(|| Error::Config {
-                name: format!("{}: [{entry_index}].regions[{region_index}]", path.display()),
+            let id = region.image_id.or(entry.id).or(entry.image_id).ok_or_else(|| Error::Data {
+            location: format!("{}: [{entry_index}].regions[{region_index}]", path.display()),
                 detail: "no image_id on the region or its image".into(),
             })?;
             let phrase = region.phrase.as_deref().map(str::trim).unwrap_or_default();
