@@ -7,7 +7,7 @@ use burn::tensor::Device;
 use clap::{Args, Parser, Subcommand};
 
 use semground::cache::FeatureCache;
-use semground::data::PairFormat;
+use semground::data::{PairFormat, PhraseUnit};
 use semground::encoders::ImageEncoderKind;
 use semground::eval::run::{EvalOptions, evaluate};
 use semground::eval::{Method, Protocol, load_phrase_boxes};
@@ -66,6 +66,8 @@ enum BenchmarkFormat {
     /// Visual Genome `region_descriptions.json` or region graphs; photo sizes from
     /// `image_data.json` beside it, else from the photos.
     VisualGenome,
+    /// COCO `instances_*.json`: each category in a photo is a phrase, its instances the boxes.
+    Coco,
 }
 
 #[derive(Debug, Args)]
@@ -142,6 +144,11 @@ struct TrainArgs {
     /// Folder the photo names in --pairs are relative to.
     #[arg(long, value_name = "DIR")]
     images: PathBuf,
+
+    /// Train on the phrases as they are, or on their noun-phrase chunks ("a green hat"),
+    /// each with its head noun as the concept.
+    #[arg(long, value_enum, default_value_t = PhraseUnit::Captions)]
+    phrases: PhraseUnit,
 
     /// Output folder for the head, its config, the log and checkpoints.
     #[arg(long, value_name = "DIR")]
@@ -433,6 +440,7 @@ fn train(args: TrainArgs) -> Result<()> {
             pairs: args.pairs,
             format: args.format,
             images: args.images,
+            phrases: args.phrases,
             image_encoder: args.encoder,
             k: args.k as usize,
             loss: args.loss,
@@ -482,6 +490,11 @@ fn eval(args: EvalArgs) -> Result<()> {
             let (mut data, unsized_photos) = semground::eval::formats::load_visual_genome(&args.data, &images)?;
             let report = semground::eval::boxes::repair_boxes(&mut data);
             (data, report, unsized_photos)
+        }
+        BenchmarkFormat::Coco => {
+            let mut data = semground::eval::formats::load_coco_instances(&args.data)?;
+            let report = semground::eval::boxes::repair_boxes(&mut data);
+            (data, report, Vec::new())
         }
     };
     let options = EvalOptions {

@@ -126,3 +126,23 @@ fn visual_genome_regions_as_benchmark() {
     // Four regions of each of two photos, sizes from image_data.json beside the file.
     assert_eq!((result.total, result.missing_images), (8, 0));
 }
+
+#[test]
+fn coco_instances_as_benchmark() {
+    let data = root().join("tests/data/benchmarks/coco_instances.json");
+    let (result, _) = eval(&["--data", data.to_str().unwrap(), "--format", "coco", "--method", "center"]);
+    // Eight instances of seven (photo, category) pairs in two photos.
+    assert_eq!(result.total, 7);
+    assert_eq!(result.missing_images, 0);
+}
+
+#[test]
+fn coco_tiny_every_category_scored() {
+    let data = root().join("../shared/data/coco-tiny-train2017/instances_train2017.json");
+    if !data.exists() {
+        eprintln!("skipped: {} is missing (tiny COCO)", data.display());
+        return;
+    }
+    let (result, _) = eval(&["--data", data.to_str().unwrap(), "--format", "coco", "--method", "center"]);
+    assert_eq!(result.total, 204, "one phrase per category present in each photo");
+}

@@ -11,7 +11,7 @@ use burn::tensor::Device;
 use common::{caption, make_set};
 use rand::SeedableRng;
 use rand::rngs::ChaCha8Rng;
-use semground::data::PairFormat;
+use semground::data::{PairFormat, PhraseUnit};
 use semground::encoders::ImageEncoderKind;
 use semground::eval::{Protocol, center_point, is_hit, map_point};
 use semground::head::LossKind;
@@ -43,6 +43,7 @@ fn training_beats_center_baseline() {
             pairs: root.join("captions.tsv"),
             format: PairFormat::Tsv,
             images: images.clone(),
+            phrases: PhraseUnit::Captions,
             image_encoder: ImageEncoderKind::EfficientNetLite0,
             k: 5,
             loss: LossKind::Both,

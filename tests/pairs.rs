@@ -133,3 +133,12 @@ fn vocabulary_keeps_frequent_nouns() {
     assert_eq!(set.dropped, 1);
     assert_eq!(set.pair_concepts[2], vec![0, 1]);
 }
+
+#[test]
+fn noun_chunks_with_head_nouns() {
+    let tagger = tagger();
+    let chunks = semground::text::noun_chunks(&tagger, "A tall woman in a red coat and scarf is carrying boxes on a bicycle .");
+    let expected = [("A tall woman", "woman"), ("a red coat", "coat"), ("scarf", "scarf"), ("boxes", "box"), ("a bicycle", "bicycle")];
+    let actual: Vec<(&str, &str)> = chunks.iter().map(|(text, noun)| (text.as_str(), noun.as_str())).collect();
+    assert_eq!(actual, expected);
+}

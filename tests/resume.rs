@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use burn::tensor::Device;
-use semground::data::PairFormat;
+use semground::data::{PairFormat, PhraseUnit};
 use semground::encoders::ImageEncoderKind;
 use semground::head::LossKind;
 use semground::progress::Quiet;
@@ -25,6 +25,7 @@ fn options(root: &Path, out: &str, epochs: usize, resume: bool) -> TrainOptions 
             pairs: root.join("captions.tsv"),
             format: PairFormat::Tsv,
             images: root.join("images"),
+            phrases: PhraseUnit::Captions,
             image_encoder: ImageEncoderKind::EfficientNetLite0,
             k: 3,
             loss: LossKind::Both,

@@ -35,6 +35,12 @@ impl ConceptSet {
             })
             .collect();
 
+        Self::from_nouns(pairs, pair_nouns, size)
+    }
+
+    /// Builds the vocabulary of the `size` most frequent nouns from nouns already found for
+    /// each pair, and keeps the pairs that contain one of them.
+    pub fn from_nouns(pairs: Vec<Pair>, pair_nouns: Vec<Vec<String>>, size: usize) -> Self {
         // Document frequency: a noun counts once per pair.
         let mut frequency: HashMap<&str, usize> = HashMap::new();
         for nouns in &pair_nouns {

@@ -6,5 +6,5 @@ pub mod pairs;
 pub mod sampler;
 
 pub use concepts::ConceptSet;
-pub use pairs::{LoadedPairs, Pair, PairFormat};
+pub use pairs::{LoadedPairs, Pair, PairFormat, PhraseUnit};
 pub use sampler::{ConceptBatch, ConceptSampler};

@@ -17,6 +17,19 @@ pub struct Pair {
     pub phrase: String,
 }
 
+/// What a training phrase is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[cfg_attr(not(target_arch = "wasm32"), derive(clap::ValueEnum))]
+pub enum PhraseUnit {
+    /// The annotation's phrase or caption as it is; its concept is drawn among its nouns.
+    #[default]
+    Captions,
+    /// Each noun-phrase chunk of the annotation ("a green hat"), with its head noun as the
+    /// only concept, like the short region phrases the method was designed for.
+    NounPhrases,
+}
+
 /// The annotation formats pairs can be read from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]

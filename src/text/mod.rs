@@ -3,5 +3,5 @@
 pub mod nouns;
 pub mod tagger;
 
-pub use nouns::{nouns, singular, words};
+pub use nouns::{noun_chunks, nouns, singular, words};
 pub use tagger::Tagger;

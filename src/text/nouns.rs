@@ -55,6 +55,46 @@ pub fn nouns(tagger: &Tagger, phrase: &str) -> Vec<String> {
     nouns
 }
 
+/// Splits a phrase into noun-phrase chunks: runs of determiners, numbers, adjectives, nouns
+/// and possessive clitics that end with a common noun ("a green hat", "the man 's arm").
+/// Returns each chunk's text and its head noun (the last noun, singular).
+pub fn noun_chunks(tagger: &Tagger, phrase: &str) -> Vec<(String, String)> {
+    let words = words(phrase);
+    let labels = tagger.tag(&words);
+    let mut chunks = Vec::new();
+    let mut start = None;
+    // Index of the last common noun of the current run.
+    let mut last_noun: Option<usize> = None;
+    let close = |start: Option<usize>, last_noun: Option<usize>, chunks: &mut Vec<(String, String)>| {
+        if let (Some(start), Some(end)) = (start, last_noun) {
+            let noun = words[end].to_lowercase();
+            if noun.chars().count() >= 2 {
+                chunks.push((words[start..=end].join(" "), singular(&noun)));
+            }
+        }
+    };
+    for (index, label) in labels.iter().enumerate() {
+        let upos = label.split('|').next().unwrap_or_default();
+        let continues = matches!(upos, "DET" | "NUM" | "ADJ" | "NOUN" | "PROPN") || (upos == "PART" && words[index].starts_with('\''));
+        // A determiner after a noun starts a new chunk ("a man the dog").
+        let restarts = upos == "DET" && last_noun.is_some();
+        if !continues || restarts {
+            close(start, last_noun, &mut chunks);
+            start = None;
+            last_noun = None;
+            if !continues {
+                continue;
+            }
+        }
+        start.get_or_insert(index);
+        if upos == "NOUN" && !words[index].starts_with('\'') {
+            last_noun = Some(index);
+        }
+    }
+    close(start, last_noun, &mut chunks);
+    chunks
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

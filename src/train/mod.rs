@@ -13,7 +13,7 @@ use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
-use crate::data::{ConceptBatch, ConceptSampler, ConceptSet, PairFormat};
+use crate::data::{ConceptBatch, ConceptSampler, ConceptSet, PairFormat, PhraseUnit};
 use crate::encoders::ImageEncoderKind;
 use crate::error::{Error, Result};
 use crate::features::FeatureTable;
@@ -28,6 +28,9 @@ pub struct TrainConfig {
     pub format: PairFormat,
     /// Folder the photo names of the pairs are relative to.
     pub images: PathBuf,
+    /// Captions as they are, or their noun-phrase chunks.
+    #[serde(default)]
+    pub phrases: PhraseUnit,
     /// Frozen image encoder.
     pub image_encoder: ImageEncoderKind,
     /// Pairs per concept batch.

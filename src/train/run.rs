@@ -9,13 +9,13 @@ use burn::tensor::Device;
 
 use super::{EpochLog, TrainConfig, TrainingData, checkpoint, head_config, init, run_epoch, save_head};
 use crate::cache::FeatureCache;
-use crate::data::{ConceptSampler, ConceptSet, pairs};
+use crate::data::{ConceptSampler, ConceptSet, Pair, PhraseUnit, pairs};
 use crate::encoders::{ImageEncoder, PhraseEncoder};
 use crate::error::{Error, Result};
 use crate::features::{phrase_features, photo_features};
 use crate::model::{PHRASE_WEIGHTS, TOKENIZER};
 use crate::progress::Progress;
-use crate::text::Tagger;
+use crate::text::{Tagger, noun_chunks};
 use crate::weights::{REGENERATE_HINT, WeightFile};
 
 /// File name of the tagger table inside the weights folder.
@@ -119,12 +119,29 @@ pub fn prepare(options: &TrainOptions, progress: &mut dyn Progress) -> Result<Tr
     let tagger = Tagger::from_gzip(&tagger_bytes)?;
     progress.start("tagging nouns", all_pairs.len());
     let mut tagged = 0;
-    let set = ConceptSet::build(&tagger, all_pairs, config.concepts, || {
-        tagged += 1;
-        if tagged % 1000 == 0 {
-            progress.set(tagged);
+    let set = match config.phrases {
+        PhraseUnit::Captions => ConceptSet::build(&tagger, all_pairs, config.concepts, || {
+            tagged += 1;
+            if tagged % 1000 == 0 {
+                progress.set(tagged);
+            }
+        }),
+        PhraseUnit::NounPhrases => {
+            let mut chunk_pairs = Vec::new();
+            let mut heads = Vec::new();
+            for (index, pair) in all_pairs.iter().enumerate() {
+                for (chunk, head) in noun_chunks(&tagger, &pair.phrase) {
+                    chunk_pairs.push(Pair { image: pair.image.clone(), phrase: chunk });
+                    heads.push(vec![head]);
+                }
+                if index % 1000 == 0 {
+                    progress.set(index);
+                }
+            }
+            progress.note(&format!("{} noun-phrase chunks from {} phrases", chunk_pairs.len(), all_pairs.len()));
+            ConceptSet::from_nouns(chunk_pairs, heads, config.concepts)
         }
-    });
+    };
     progress.finish();
     progress.note(&format!(
         "{} concepts; {} pairs kept, {} dropped without a vocabulary noun ({:.1}% coverage)",
