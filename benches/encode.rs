@@ -55,24 +55,42 @@ fn main() {
     let photo_path = root.join("tests/data/parity/photo-224.png");
     let bytes = std::fs::read(&photo_path).expect("the benchmark photo exists");
     let device = Device::flex();
-    println!("semground encode benchmark: CPU backend (flex), {} threads available", std::thread::available_parallelism().map_or(1, |n| n.get()));
+    println!(
+        "semground encode benchmark: CPU backend (flex), {} threads available",
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
 
     for kind in [ImageEncoderKind::Vgg16, ImageEncoderKind::EfficientNetLite0] {
         let start = Instant::now();
-        let grounder = Grounder::from_dir(&root.join("weights"), kind, None, &device).expect("weights load");
-        println!("{:<44} {:>9.2} ms", format!("load weights ({kind} + MiniLM)"), start.elapsed().as_secs_f64() * 1e3);
+        let grounder =
+            Grounder::from_dir(&root.join("weights"), kind, None, &device).expect("weights load");
+        println!(
+            "{:<44} {:>9.2} ms",
+            format!("load weights ({kind} + MiniLM)"),
+            start.elapsed().as_secs_f64() * 1e3
+        );
 
         measure("decode photo (224 x 224 PNG, no resize)", runs, || {
             let decoded = photo::decode("photo", &bytes, PhotoLimits::default()).unwrap();
             std::hint::black_box(photo::to_input(&decoded));
         });
         let decoded = photo::decode("photo", &bytes, PhotoLimits::default()).unwrap();
-        measure(&format!("encode photo, {kind}, batch 1"), runs, || read(grounder.encode_photo(&decoded)));
+        measure(&format!("encode photo, {kind}, batch 1"), runs, || {
+            read(grounder.encode_photo(&decoded))
+        });
         measure("encode phrase, MiniLM, batch 1", runs, || {
-            read(grounder.encode_phrases(&["a woman in a white space suit"]).unwrap().embeddings)
+            read(
+                grounder
+                    .encode_phrases(&["a woman in a white space suit"])
+                    .unwrap()
+                    .embeddings,
+            )
         });
         let features = grounder.encode_photo(&decoded);
-        let phrase = grounder.encode_phrases(&["a woman in a white space suit"]).unwrap().embeddings;
+        let phrase = grounder
+            .encode_phrases(&["a woman in a white space suit"])
+            .unwrap()
+            .embeddings;
         measure(&format!("head attention, {kind}, 1 phrase"), runs, || {
             read(grounder.heatmaps(features.clone(), phrase.clone()))
         });

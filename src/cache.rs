@@ -46,7 +46,10 @@ impl FeatureCache {
     }
 
     fn path(&self, space: &str, key: &str) -> PathBuf {
-        self.root.join(format!("{space}-{CACHE_VERSION}")).join(&key[..2]).join(format!("{key}.f16"))
+        self.root
+            .join(format!("{space}-{CACHE_VERSION}"))
+            .join(&key[..2])
+            .join(format!("{key}.f16"))
     }
 
     /// Reads the entry of `key` in `space` if it exists and has exactly `len` values; a
@@ -56,16 +59,25 @@ impl FeatureCache {
         if bytes.len() != len * 2 {
             return None;
         }
-        Some(bytes.chunks_exact(2).map(|pair| half::f16::from_le_bytes([pair[0], pair[1]]).to_f32()).collect())
+        Some(
+            bytes
+                .chunks_exact(2)
+                .map(|pair| half::f16::from_le_bytes([pair[0], pair[1]]).to_f32())
+                .collect(),
+        )
     }
 
     /// Stores `values` under `key` in `space`, rounded to f16.
     pub fn put(&self, space: &str, key: &str, values: &[f32]) -> Result<()> {
         let path = self.path(space, key);
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|source| crate::Error::io("failed to create", parent, source))?;
+            std::fs::create_dir_all(parent)
+                .map_err(|source| crate::Error::io("failed to create", parent, source))?;
         }
-        let bytes: Vec<u8> = values.iter().flat_map(|&v| half::f16::from_f32(v).to_le_bytes()).collect();
+        let bytes: Vec<u8> = values
+            .iter()
+            .flat_map(|&v| half::f16::from_f32(v).to_le_bytes())
+            .collect();
         write_atomic(&path, &bytes)
     }
 }
@@ -76,13 +88,18 @@ mod tests {
 
     #[test]
     fn round_trip_in_f16() {
-        let root = std::env::temp_dir().join(format!("semground-cache-test-{}", std::process::id()));
+        let root =
+            std::env::temp_dir().join(format!("semground-cache-test-{}", std::process::id()));
         let cache = FeatureCache::new(&root);
         let key = content_key(b"photo bytes");
         assert_eq!(cache.get("vgg16", &key, 3), None);
         cache.put("vgg16", &key, &[1.0, 0.5, 219.875]).unwrap();
         assert_eq!(cache.get("vgg16", &key, 3), Some(vec![1.0, 0.5, 219.875]));
-        assert_eq!(cache.get("vgg16", &key, 4), None, "wrong length counts as missing");
+        assert_eq!(
+            cache.get("vgg16", &key, 4),
+            None,
+            "wrong length counts as missing"
+        );
         std::fs::remove_dir_all(root).unwrap();
     }
 }

@@ -11,13 +11,13 @@ use semground::data::{PairFormat, PhraseUnit};
 use semground::encoders::ImageEncoderKind;
 use semground::eval::run::{EvalOptions, evaluate};
 use semground::eval::{Method, Protocol, load_phrase_boxes};
+use semground::ground::Grounding;
 use semground::head::LossKind;
+use semground::model::Grounder;
+use semground::photo::{self, PhotoLimits};
 use semground::progress::Progress;
 use semground::train::TrainConfig;
 use semground::train::run::TrainOptions;
-use semground::ground::Grounding;
-use semground::model::Grounder;
-use semground::photo::{self, PhotoLimits};
 
 /// Phrase grounding learned from concept batches, without boxes.
 #[derive(Debug, Parser)]
@@ -97,16 +97,26 @@ struct EvalArgs {
     #[arg(long, value_name = "FILE")]
     head: Option<PathBuf>,
 
-    /// How a map becomes a point.
+    /// Projection from a map to a point.
     #[arg(long, value_enum, default_value_t = Protocol::Paper)]
     protocol: Protocol,
 
     /// Pixels around a box that still count as a hit.
-    #[arg(long, value_name = "PX", default_value_t = 0.0, allow_negative_numbers = true)]
+    #[arg(
+        long,
+        value_name = "PX",
+        default_value_t = 0.0,
+        allow_negative_numbers = true
+    )]
     tolerance: f64,
 
     /// Ignore boxes smaller than this share of the photo (0.05 = 5%).
-    #[arg(long, value_name = "FRACTION", default_value_t = 0.0, allow_negative_numbers = true)]
+    #[arg(
+        long,
+        value_name = "FRACTION",
+        default_value_t = 0.0,
+        allow_negative_numbers = true
+    )]
     min_box_area: f64,
 
     /// Seed of the random baseline.
@@ -247,8 +257,14 @@ struct GroundArgs {
 }
 
 fn parse_opacity(text: &str) -> Result<f32, String> {
-    let value: f32 = text.parse().map_err(|_| format!("{text:?} is not a number"))?;
-    if (0.0..=1.0).contains(&value) { Ok(value) } else { Err(format!("{value} is outside 0..1")) }
+    let value: f32 = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number"))?;
+    if (0.0..=1.0).contains(&value) {
+        Ok(value)
+    } else {
+        Err(format!("{value} is outside 0..1"))
+    }
 }
 
 /// Parses the command line and runs the chosen command.
@@ -265,7 +281,11 @@ pub fn run() -> Result<()> {
 fn weights_dir(flag: Option<PathBuf>) -> PathBuf {
     flag.unwrap_or_else(|| {
         let local = PathBuf::from("weights");
-        if local.is_dir() { local } else { Path::new(env!("CARGO_MANIFEST_DIR")).join("weights") }
+        if local.is_dir() {
+            local
+        } else {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("weights")
+        }
     })
 }
 
@@ -274,11 +294,14 @@ fn ground(args: GroundArgs) -> Result<()> {
 
     // Check the cheap inputs before loading 80 MB of weights.
     let name = args.image.display().to_string();
-    let bytes = std::fs::read(&args.image).with_context(|| format!("failed to read photo {name}"))?;
+    let bytes =
+        std::fs::read(&args.image).with_context(|| format!("failed to read photo {name}"))?;
     let photo = photo::decode(&name, &bytes, PhotoLimits::default())?;
     for phrase in &args.phrases {
         if phrase.trim().is_empty() {
-            bail!("invalid phrase {phrase:?}: it is empty or only whitespace; pass --phrase \"a red car\"");
+            bail!(
+                "invalid phrase {phrase:?}: it is empty or only whitespace; pass --phrase \"a red car\""
+            );
         }
     }
     let out_format = match &args.out {
@@ -286,7 +309,12 @@ fn ground(args: GroundArgs) -> Result<()> {
         None => None,
     };
 
-    let grounder = Grounder::from_dir(&weights_dir(args.weights), args.encoder, args.head.as_deref(), &device)?;
+    let grounder = Grounder::from_dir(
+        &weights_dir(args.weights),
+        args.encoder,
+        args.head.as_deref(),
+        &device,
+    )?;
     if !grounder.head_file.trained {
         eprintln!(
             "warning: the attention head is untrained (random weights), so these heatmaps mean nothing; \
@@ -304,7 +332,10 @@ fn ground(args: GroundArgs) -> Result<()> {
         );
     }
     let maps = grounder.heatmaps(features, encoded.embeddings);
-    let values = maps.into_data().try_into_vec::<f32>().map_err(|error| anyhow::anyhow!("{error:?}"))?;
+    let values = maps
+        .into_data()
+        .try_into_vec::<f32>()
+        .map_err(|error| anyhow::anyhow!("{error:?}"))?;
     let (width, height) = photo.dimensions();
     let groundings: Vec<Grounding> = args
         .phrases
@@ -332,13 +363,29 @@ fn ground(args: GroundArgs) -> Result<()> {
 /// Checks the overlay path before any work: its folder must exist and its extension must
 /// name an image format.
 fn overlay_format(out: &Path) -> Result<image::ImageFormat> {
-    let parent = out.parent().filter(|parent| !parent.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let parent = out
+        .parent()
+        .filter(|parent| !parent.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     if !parent.is_dir() {
-        bail!("invalid --out {}: the folder {} does not exist; create it first", out.display(), parent.display());
+        bail!(
+            "invalid --out {}: the folder {} does not exist; create it first",
+            out.display(),
+            parent.display()
+        );
     }
     match image::ImageFormat::from_path(out) {
-        Ok(format @ (image::ImageFormat::Png | image::ImageFormat::Jpeg | image::ImageFormat::WebP | image::ImageFormat::Bmp | image::ImageFormat::Tiff)) => Ok(format),
-        _ => bail!("invalid --out {}: use a .png, .jpg, .webp, .bmp or .tiff file name", out.display()),
+        Ok(
+            format @ (image::ImageFormat::Png
+            | image::ImageFormat::Jpeg
+            | image::ImageFormat::WebP
+            | image::ImageFormat::Bmp
+            | image::ImageFormat::Tiff),
+        ) => Ok(format),
+        _ => bail!(
+            "invalid --out {}: use a .png, .jpg, .webp, .bmp or .tiff file name",
+            out.display()
+        ),
     }
 }
 
@@ -362,7 +409,10 @@ fn print_text(groundings: &[Grounding], width: u32, height: u32) {
         );
         println!("  attention per cell, percent (rows top to bottom):");
         for cells in &grounding.heatmap {
-            let line: Vec<String> = cells.iter().map(|value| format!("{:5.1}", value * 100.0)).collect();
+            let line: Vec<String> = cells
+                .iter()
+                .map(|value| format!("{:5.1}", value * 100.0))
+                .collect();
             println!("  {}", line.join(" "));
         }
     }
@@ -384,7 +434,10 @@ struct PlainProgress {
 
 impl Bars {
     fn new() -> Self {
-        Self { bar: None, plain: None }
+        Self {
+            bar: None,
+            plain: None,
+        }
     }
 }
 
@@ -392,14 +445,21 @@ impl Progress for Bars {
     fn start(&mut self, label: &str, total: usize) {
         use std::io::IsTerminal;
         if !std::io::stderr().is_terminal() {
-            self.plain = Some(PlainProgress { label: label.to_string(), total, reported: 0, start: std::time::Instant::now() });
+            self.plain = Some(PlainProgress {
+                label: label.to_string(),
+                total,
+                reported: 0,
+                start: std::time::Instant::now(),
+            });
             return;
         }
         let bar = indicatif::ProgressBar::new(total as u64);
         bar.set_style(
-            indicatif::ProgressStyle::with_template("{msg:>24} [{bar:40}] {pos}/{len} {elapsed_precise} eta {eta}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-                .progress_chars("=> "),
+            indicatif::ProgressStyle::with_template(
+                "{msg:>24} [{bar:40}] {pos}/{len} {elapsed_precise} eta {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
         );
         bar.set_message(label.to_string());
         self.bar = Some(bar);
@@ -410,11 +470,20 @@ impl Progress for Bars {
             bar.set_position(done as u64);
         }
         if let Some(plain) = &mut self.plain {
-            let tenths = if plain.total == 0 { 10 } else { done * 10 / plain.total };
+            let tenths = if plain.total == 0 {
+                10
+            } else {
+                done * 10 / plain.total
+            };
             // Short stages stay silent: a line only after two seconds.
             if tenths > plain.reported && plain.start.elapsed().as_secs_f64() >= 2.0 {
                 plain.reported = tenths;
-                eprintln!("{}: {done}/{} ({:.0} s)", plain.label, plain.total, plain.start.elapsed().as_secs_f64());
+                eprintln!(
+                    "{}: {done}/{} ({:.0} s)",
+                    plain.label,
+                    plain.total,
+                    plain.start.elapsed().as_secs_f64()
+                );
             }
         }
     }
@@ -458,7 +527,10 @@ fn train(args: TrainArgs) -> Result<()> {
         device: make_device(args.device)?,
     };
     if !(options.config.learning_rate > 0.0 && options.config.learning_rate.is_finite()) {
-        bail!("invalid --lr {}: the learning rate must be a positive number such as 1e-3", options.config.learning_rate);
+        bail!(
+            "invalid --lr {}: the learning rate must be a positive number such as 1e-3",
+            options.config.learning_rate
+        );
     }
     let summary = semground::train::run::train(&options, &mut Bars::new())?;
     match summary.head {
@@ -468,26 +540,39 @@ fn train(args: TrainArgs) -> Result<()> {
             summary.concepts,
             head.display()
         ),
-        None => eprintln!("features of {} pairs are cached in {}; no epoch was run", summary.pairs, options.cache.display()),
+        None => eprintln!(
+            "features of {} pairs are cached in {}; no epoch was run",
+            summary.pairs,
+            options.cache.display()
+        ),
     }
     Ok(())
 }
 
 fn eval(args: EvalArgs) -> Result<()> {
     if !(args.tolerance >= 0.0 && args.tolerance.is_finite()) {
-        bail!("invalid --tolerance {}: give a number of pixels, 0 or more", args.tolerance);
+        bail!(
+            "invalid --tolerance {}: give a number of pixels, 0 or more",
+            args.tolerance
+        );
     }
     if !(0.0..1.0).contains(&args.min_box_area) {
-        bail!("invalid --min-box-area {}: give a share of the photo between 0 and 1, such as 0.05", args.min_box_area);
+        bail!(
+            "invalid --min-box-area {}: give a share of the photo between 0 and 1, such as 0.05",
+            args.min_box_area
+        );
     }
-    let images = args.images.unwrap_or_else(|| args.data.parent().unwrap_or(Path::new(".")).join("images"));
+    let images = args
+        .images
+        .unwrap_or_else(|| args.data.parent().unwrap_or(Path::new(".")).join("images"));
     let (data, report, unsized_photos) = match args.format {
         BenchmarkFormat::PhraseBoxes => {
             let (data, report) = load_phrase_boxes(&args.data)?;
             (data, report, Vec::new())
         }
         BenchmarkFormat::VisualGenome => {
-            let (mut data, unsized_photos) = semground::eval::formats::load_visual_genome(&args.data, &images)?;
+            let (mut data, unsized_photos) =
+                semground::eval::formats::load_visual_genome(&args.data, &images)?;
             let report = semground::eval::boxes::repair_boxes(&mut data);
             (data, report, unsized_photos)
         }
@@ -513,17 +598,25 @@ fn eval(args: EvalArgs) -> Result<()> {
     let tagger = match &args.report {
         Some(_) => {
             let path = options.weights.join(semground::train::run::TAGGER);
-            let bytes = std::fs::read(&path).with_context(|| format!("failed to read the tagger {}", path.display()))?;
+            let bytes = std::fs::read(&path)
+                .with_context(|| format!("failed to read the tagger {}", path.display()))?;
             Some(semground::text::Tagger::from_gzip(&bytes)?)
         }
         None => None,
     };
     let mut bars = Bars::new();
     if report.clipped > 0 {
-        bars.note(&format!("note: {} box(es) extended past their photo and were clipped to it", report.clipped));
+        bars.note(&format!(
+            "note: {} box(es) extended past their photo and were clipped to it",
+            report.clipped
+        ));
     }
     if !report.zero_area.is_empty() {
-        bars.note(&format!("note: {} box(es) have no area and can never be hit: {}", report.zero_area.len(), report.zero_area.join("; ")));
+        bars.note(&format!(
+            "note: {} box(es) have no area and can never be hit: {}",
+            report.zero_area.len(),
+            report.zero_area.join("; ")
+        ));
     }
     let result = evaluate(&data, report, unsized_photos, &options, &mut bars)?;
     if result.missing_images > 0 {
@@ -549,9 +642,17 @@ fn eval(args: EvalArgs) -> Result<()> {
         let [low, high] = result.confidence_95;
         println!(
             "{} ({} protocol{}): {:.2}% ({} of {} phrases), 95% CI {low:.2}..{high:.2}; {} missing photo(s)",
-            serde_json::to_value(result.method)?.as_str().unwrap_or_default(),
-            serde_json::to_value(result.protocol)?.as_str().unwrap_or_default(),
-            if result.tolerance > 0.0 { format!(", {} px tolerance", result.tolerance) } else { String::new() },
+            serde_json::to_value(result.method)?
+                .as_str()
+                .unwrap_or_default(),
+            serde_json::to_value(result.protocol)?
+                .as_str()
+                .unwrap_or_default(),
+            if result.tolerance > 0.0 {
+                format!(", {} px tolerance", result.tolerance)
+            } else {
+                String::new()
+            },
             result.accuracy,
             result.hits,
             result.total,

@@ -76,6 +76,10 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     /// Builds an [`Error::Io`] for `path`.
     pub fn io(action: &'static str, path: impl Into<PathBuf>, error: std::io::Error) -> Self {
-        Error::Io { action, path: path.into(), error }
+        Error::Io {
+            action,
+            path: path.into(),
+            error,
+        }
     }
 }

@@ -31,7 +31,10 @@ pub struct FeatureTable {
 
 impl FeatureTable {
     fn new(dim: usize) -> Self {
-        Self { dim, ..Self::default() }
+        Self {
+            dim,
+            ..Self::default()
+        }
     }
 
     fn push(&mut self, name: &str, values: &[f32]) {
@@ -41,7 +44,9 @@ impl FeatureTable {
 
     /// Returns the row of `name`, if present.
     pub fn get(&self, name: &str) -> Option<&[f32]> {
-        self.index.get(name).map(|&row| &self.values[row * self.dim..(row + 1) * self.dim])
+        self.index
+            .get(name)
+            .map(|&row| &self.values[row * self.dim..(row + 1) * self.dim])
     }
 
     /// Stacks the rows of `names` into a tensor of shape `[names.len(), dim]`.
@@ -51,7 +56,10 @@ impl FeatureTable {
     pub fn stack(&self, names: &[&str], device: &Device) -> Tensor<2> {
         let mut values = Vec::with_capacity(names.len() * self.dim);
         for name in names {
-            values.extend_from_slice(self.get(name).unwrap_or_else(|| panic!("no features for {name:?}")));
+            values.extend_from_slice(
+                self.get(name)
+                    .unwrap_or_else(|| panic!("no features for {name:?}")),
+            );
         }
         Tensor::from_data(TensorData::new(values, [names.len(), self.dim]), device)
     }
@@ -68,11 +76,17 @@ pub struct UnusablePhoto {
 
 /// Rounds values as the cache stores them, so fresh and cached features are identical.
 fn round_to_f16(values: &[f32]) -> Vec<f32> {
-    values.iter().map(|&v| half::f16::from_f32(v).to_f32()).collect()
+    values
+        .iter()
+        .map(|&v| half::f16::from_f32(v).to_f32())
+        .collect()
 }
 
 fn read_values(tensor: Tensor<2>) -> Result<Vec<f32>> {
-    tensor.into_data().try_into_vec::<f32>().map_err(|error| Error::Readback(format!("{error:?}")))
+    tensor
+        .into_data()
+        .try_into_vec::<f32>()
+        .map_err(|error| Error::Readback(format!("{error:?}")))
 }
 
 /// Region maps of the photos `names` in `images`, `m x 7 x 7` values per row, computed once
@@ -92,31 +106,46 @@ pub fn photo_features(
     let mut unusable = Vec::new();
     let mut pending: Vec<(String, String, Vec<f32>)> = Vec::new();
 
-    let flush = |pending: &mut Vec<(String, String, Vec<f32>)>, table: &mut FeatureTable| -> Result<()> {
-        if pending.is_empty() {
-            return Ok(());
-        }
-        let inputs: Vec<Vec<f32>> = pending.iter_mut().map(|(_, _, input)| std::mem::take(input)).collect();
-        let maps = encoder.forward(photo::batch_tensor(&inputs, device));
-        let values = read_values(maps.reshape([inputs.len(), dim]))?;
-        for ((name, key, _), row) in pending.drain(..).zip(values.chunks(dim)) {
-            cache.put(space, &key, row)?;
-            table.push(&name, &round_to_f16(row));
-        }
-        Ok(())
-    };
+    let flush =
+        |pending: &mut Vec<(String, String, Vec<f32>)>, table: &mut FeatureTable| -> Result<()> {
+            if pending.is_empty() {
+                return Ok(());
+            }
+            let inputs: Vec<Vec<f32>> = pending
+                .iter_mut()
+                .map(|(_, _, input)| std::mem::take(input))
+                .collect();
+            let maps = encoder.forward(photo::batch_tensor(&inputs, device));
+            let values = read_values(maps.reshape([inputs.len(), dim]))?;
+            for ((name, key, _), row) in pending.drain(..).zip(values.chunks(dim)) {
+                cache.put(space, &key, row)?;
+                table.push(&name, &round_to_f16(row));
+            }
+            Ok(())
+        };
 
     for (done, name) in names.iter().enumerate() {
         progress(done);
-        if table.index.contains_key(name) || pending.iter().any(|(pending_name, _, _)| pending_name == name) {
+        if table.index.contains_key(name)
+            || pending
+                .iter()
+                .any(|(pending_name, _, _)| pending_name == name)
+        {
             continue;
         }
         let path = images.join(name);
         let bytes = match std::fs::read(&path) {
             Ok(bytes) => bytes,
             Err(error) => {
-                let reason = if error.kind() == std::io::ErrorKind::NotFound { "not found".into() } else { error.to_string() };
-                unusable.push(UnusablePhoto { name: name.clone(), reason });
+                let reason = if error.kind() == std::io::ErrorKind::NotFound {
+                    "not found".into()
+                } else {
+                    error.to_string()
+                };
+                unusable.push(UnusablePhoto {
+                    name: name.clone(),
+                    reason,
+                });
                 continue;
             }
         };
@@ -127,7 +156,10 @@ pub fn photo_features(
         }
         match photo::decode(name, &bytes, PhotoLimits::default()) {
             Ok(decoded) => pending.push((name.clone(), key, photo::to_input(&decoded))),
-            Err(error) => unusable.push(UnusablePhoto { name: name.clone(), reason: error.to_string() }),
+            Err(error) => unusable.push(UnusablePhoto {
+                name: name.clone(),
+                reason: error.to_string(),
+            }),
         }
         if pending.len() == PHOTO_BATCH {
             flush(&mut pending, &mut table)?;

@@ -94,7 +94,10 @@ mod tests {
         // Cells of a 70 x 70 photo are 10 pixels wide: the centre of cell (2, 3) lies at
         // (35, 25), which is pixel index (34.5, 24.5) since pixel centres sit at +0.5.
         let value = sample_bilinear(&heatmap, 34.5, 24.5, 70, 70);
-        assert!((value - 17.0).abs() < 1e-4, "value {value}, expected 17 within 1e-4");
+        assert!(
+            (value - 17.0).abs() < 1e-4,
+            "value {value}, expected 17 within 1e-4"
+        );
     }
 
     #[test]

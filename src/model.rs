@@ -57,12 +57,23 @@ pub struct Grounder {
 }
 
 /// Parses the JSON description of a head and checks it against the encoders in use.
-pub fn parse_head_file(label: &str, json: &[u8], kind: ImageEncoderKind, phrase_dim: usize) -> Result<HeadFile> {
-    let invalid = |detail: String| Error::Config { name: label.to_string(), detail };
-    let head_file: HeadFile =
-        serde_json::from_slice(json).map_err(|error| invalid(format!("not a head description ({error})")))?;
+pub fn parse_head_file(
+    label: &str,
+    json: &[u8],
+    kind: ImageEncoderKind,
+    phrase_dim: usize,
+) -> Result<HeadFile> {
+    let invalid = |detail: String| Error::Config {
+        name: label.to_string(),
+        detail,
+    };
+    let head_file: HeadFile = serde_json::from_slice(json)
+        .map_err(|error| invalid(format!("not a head description ({error})")))?;
     if head_file.format != HEAD_FORMAT {
-        return Err(invalid(format!("format is {:?}, expected {HEAD_FORMAT:?}", head_file.format)));
+        return Err(invalid(format!(
+            "format is {:?}, expected {HEAD_FORMAT:?}",
+            head_file.format
+        )));
     }
     if head_file.image_encoder != kind {
         return Err(invalid(format!(
@@ -87,19 +98,29 @@ impl Grounder {
     /// Loads every network from `files` onto `device`, checking each tensor.
     pub fn load(files: ModelFiles, device: &Device) -> Result<Self> {
         let kind = files.image_encoder;
-        let image_weights = WeightFile::from_bytes(kind.weights_file(), files.image_weights, REGENERATE_HINT)?;
+        let image_weights =
+            WeightFile::from_bytes(kind.weights_file(), files.image_weights, REGENERATE_HINT)?;
         let image_encoder = ImageEncoder::load(kind, image_weights, device)?;
-        let phrase_weights = WeightFile::from_bytes(PHRASE_WEIGHTS, files.phrase_weights, REGENERATE_HINT)?;
+        let phrase_weights =
+            WeightFile::from_bytes(PHRASE_WEIGHTS, files.phrase_weights, REGENERATE_HINT)?;
         let phrase_encoder = PhraseEncoder::load(&files.tokenizer, phrase_weights, device)?;
 
         let (head, head_file) = match files.head {
             Some((weights, json)) => {
-                let head_file = parse_head_file("head description", &json, kind, phrase_encoder.dim)?;
+                let head_file =
+                    parse_head_file("head description", &json, kind, phrase_encoder.dim)?;
                 let weights = WeightFile::from_bytes("head weights", weights, HEAD_HINT)?;
-                (GroundingHead::load(&head_file.config, weights, device)?, head_file)
+                (
+                    GroundingHead::load(&head_file.config, weights, device)?,
+                    head_file,
+                )
             }
             None => {
-                let config = HeadConfig::for_encoders(kind.channels(), phrase_encoder.dim, UNTRAINED_CONCEPTS);
+                let config = HeadConfig::for_encoders(
+                    kind.channels(),
+                    phrase_encoder.dim,
+                    UNTRAINED_CONCEPTS,
+                );
                 device.seed(0);
                 let head_file = HeadFile {
                     format: HEAD_FORMAT.into(),
@@ -112,7 +133,13 @@ impl Grounder {
                 (config.init(device), head_file)
             }
         };
-        Ok(Self { image_encoder, phrase_encoder, head, head_file, device: device.clone() })
+        Ok(Self {
+            image_encoder,
+            phrase_encoder,
+            head,
+            head_file,
+            device: device.clone(),
+        })
     }
 
     /// Encodes one decoded photo into its region map, `[1, m, 7, 7]`.
@@ -145,7 +172,12 @@ impl Grounder {
     /// Loads the networks from a weights folder laid out as `weights/` in the repository.
     /// `head` is a head's `.safetensors` file, with its `.json` beside it. Without it, the
     /// shipped head for `kind` is used if present, else an untrained one.
-    pub fn from_dir(dir: &std::path::Path, kind: ImageEncoderKind, head: Option<&std::path::Path>, device: &Device) -> Result<Self> {
+    pub fn from_dir(
+        dir: &std::path::Path,
+        kind: ImageEncoderKind,
+        head: Option<&std::path::Path>,
+        device: &Device,
+    ) -> Result<Self> {
         let read = |path: std::path::PathBuf, fix: &'static str| {
             std::fs::read(&path).map_err(|source| match source.kind() {
                 std::io::ErrorKind::NotFound => Error::Weights {
@@ -161,7 +193,10 @@ impl Grounder {
             None => Some(dir.join(default_head_file(kind))).filter(|path| path.exists()),
         };
         let head = match head_path {
-            Some(path) => Some((read(path.clone(), HEAD_HINT)?, read(path.with_extension("json"), HEAD_HINT)?)),
+            Some(path) => Some((
+                read(path.clone(), HEAD_HINT)?,
+                read(path.with_extension("json"), HEAD_HINT)?,
+            )),
             None => None,
         };
         let files = ModelFiles {

@@ -20,8 +20,14 @@ pub fn colormap(t: f32) -> [u8; 3] {
 fn draw_marker(panel: &mut RgbImage, cx: f64, cy: f64, radius: f64) {
     let (width, height) = panel.dimensions();
     let reach = radius + 3.0;
-    let (x_min, x_max) = ((cx - reach).max(0.0) as u32, ((cx + reach) as u32).min(width.saturating_sub(1)));
-    let (y_min, y_max) = ((cy - reach).max(0.0) as u32, ((cy + reach) as u32).min(height.saturating_sub(1)));
+    let (x_min, x_max) = (
+        (cx - reach).max(0.0) as u32,
+        ((cx + reach) as u32).min(width.saturating_sub(1)),
+    );
+    let (y_min, y_max) = (
+        (cy - reach).max(0.0) as u32,
+        ((cy + reach) as u32).min(height.saturating_sub(1)),
+    );
     for y in y_min..=y_max {
         for x in x_min..=x_max {
             let distance = ((f64::from(x) - cx).powi(2) + (f64::from(y) - cy).powi(2)).sqrt();
@@ -43,7 +49,12 @@ pub fn render_panel(photo: &RgbImage, grounding: &Grounding, opacity: f32) -> Rg
     let panel_width = ((f64::from(width) * scale).round() as u32).max(1);
     let panel_height = ((f64::from(height) * scale).round() as u32).max(1);
     let mut panel = if scale < 1.0 {
-        image::imageops::resize(photo, panel_width, panel_height, image::imageops::FilterType::Triangle)
+        image::imageops::resize(
+            photo,
+            panel_width,
+            panel_height,
+            image::imageops::FilterType::Triangle,
+        )
     } else {
         photo.clone()
     };
@@ -51,11 +62,13 @@ pub fn render_panel(photo: &RgbImage, grounding: &Grounding, opacity: f32) -> Rg
     let flat: Vec<f32> = grounding.heatmap.iter().flatten().copied().collect();
     let peak = flat.iter().copied().fold(f32::MIN_POSITIVE, f32::max);
     for (x, y, pixel) in panel.enumerate_pixels_mut() {
-        let heat = sample_bilinear(&flat, f64::from(x), f64::from(y), panel_width, panel_height) / peak;
+        let heat =
+            sample_bilinear(&flat, f64::from(x), f64::from(y), panel_width, panel_height) / peak;
         let colour = colormap(heat);
         let alpha = opacity * (0.35 + 0.65 * heat.clamp(0.0, 1.0));
         for channel in 0..3 {
-            let mixed = f32::from(pixel[channel]) * (1.0 - alpha) + f32::from(colour[channel]) * alpha;
+            let mixed =
+                f32::from(pixel[channel]) * (1.0 - alpha) + f32::from(colour[channel]) * alpha;
             pixel[channel] = mixed.round().clamp(0.0, 255.0) as u8;
         }
     }
@@ -68,8 +81,12 @@ pub fn render_panel(photo: &RgbImage, grounding: &Grounding, opacity: f32) -> Rg
 
 /// Places the panels of all groundings side by side on a white background.
 pub fn render(photo: &RgbImage, groundings: &[Grounding], opacity: f32) -> RgbImage {
-    let panels: Vec<RgbImage> = groundings.iter().map(|g| render_panel(photo, g, opacity)).collect();
-    let width = panels.iter().map(RgbImage::width).sum::<u32>() + GAP * panels.len().saturating_sub(1) as u32;
+    let panels: Vec<RgbImage> = groundings
+        .iter()
+        .map(|g| render_panel(photo, g, opacity))
+        .collect();
+    let width = panels.iter().map(RgbImage::width).sum::<u32>()
+        + GAP * panels.len().saturating_sub(1) as u32;
     let height = panels.iter().map(RgbImage::height).max().unwrap_or(1);
     let mut canvas = RgbImage::from_pixel(width.max(1), height, Rgb([255, 255, 255]));
     let mut left = 0;

@@ -31,21 +31,29 @@ impl Default for PhotoLimits {
     /// 16384 pixels a side, 64 megapixels, 512 MiB of decoder memory: enough for any camera
     /// photo, and a bound of about 1 GiB on the peak memory of a decode.
     fn default() -> Self {
-        Self { max_side: 16_384, max_megapixels: 64.0, max_alloc_bytes: 512 << 20 }
+        Self {
+            max_side: 16_384,
+            max_megapixels: 64.0,
+            max_alloc_bytes: 512 << 20,
+        }
     }
 }
 
 /// The formats [`decode`] reads, for messages.
 const FORMATS: &str = "JPEG, PNG, WebP, TIFF, BMP or GIF";
-/// What to do about a damaged file.
+/// Advice on a damaged file.
 const DAMAGED: &str = "the file is damaged or incomplete; copy or export it again";
 
 /// Joins the lines of a decoder's message.
 fn one_line(error: &dyn std::fmt::Display) -> String {
-    error.to_string().split_whitespace().collect::<Vec<_>>().join(" ")
+    error
+        .to_string()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
-/// Whether a JPEG's last end-of-image marker (FF D9) follows its last start-of-scan marker
+/// Checks whether a JPEG's last end-of-image marker (FF D9) follows its last start-of-scan marker
 /// (FF DA). A cut-off file lacks it; an EXIF thumbnail's end marker comes before the main
 /// image's scan, so it does not count. Inside scan data FF is always followed by 00 or a
 /// restart marker, so neither pattern occurs there by accident.
@@ -59,13 +67,19 @@ fn jpeg_complete(bytes: &[u8]) -> bool {
 }
 
 fn photo_error(name: &str, detail: impl Into<String>) -> Error {
-    Error::Photo { name: name.into(), detail: detail.into() }
+    Error::Photo {
+        name: name.into(),
+        detail: detail.into(),
+    }
 }
 
 /// Decodes an upright 8-bit RGB photo from the bytes of an image file; `name` labels errors.
 pub fn decode(name: &str, bytes: &[u8], limits: PhotoLimits) -> Result<RgbImage> {
     if bytes.is_empty() {
-        return Err(photo_error(name, format!("the file is empty (0 bytes); choose a {FORMATS} photo")));
+        return Err(photo_error(
+            name,
+            format!("the file is empty (0 bytes); choose a {FORMATS} photo"),
+        ));
     }
     let reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
@@ -79,17 +93,31 @@ pub fn decode(name: &str, bytes: &[u8], limits: PhotoLimits) -> Result<RgbImage>
     // The JPEG decoder fills a cut-off scan with grey instead of failing, so check the end
     // marker here.
     if reader.format() == Some(image::ImageFormat::Jpeg) && !jpeg_complete(bytes) {
-        return Err(photo_error(name, format!("the JPEG is truncated: its image data ends without the end-of-image marker; {DAMAGED}")));
+        return Err(photo_error(
+            name,
+            format!(
+                "the JPEG is truncated: its image data ends without the end-of-image marker; {DAMAGED}"
+            ),
+        ));
     }
-    let mut decoder = reader
-        .into_decoder()
-        .map_err(|error| photo_error(name, format!("the image header is invalid or truncated ({}); {DAMAGED}", one_line(&error))))?;
+    let mut decoder = reader.into_decoder().map_err(|error| {
+        photo_error(
+            name,
+            format!(
+                "the image header is invalid or truncated ({}); {DAMAGED}",
+                one_line(&error)
+            ),
+        )
+    })?;
 
     // Check the size before any pixel is decoded.
     let (width, height) = decoder.dimensions();
     let megapixels = f64::from(width) * f64::from(height) / 1e6;
     if width == 0 || height == 0 {
-        return Err(photo_error(name, format!("the photo has no pixels ({width} x {height})")));
+        return Err(photo_error(
+            name,
+            format!("the photo has no pixels ({width} x {height})"),
+        ));
     }
     if width > limits.max_side || height > limits.max_side || megapixels > limits.max_megapixels {
         return Err(photo_error(
@@ -110,8 +138,15 @@ pub fn decode(name: &str, bytes: &[u8], limits: PhotoLimits) -> Result<RgbImage>
         .map_err(|error| photo_error(name, format!("exceeds the decoding limits ({error})")))?;
 
     let orientation = decoder.orientation().ok();
-    let mut image = DynamicImage::from_decoder(decoder)
-        .map_err(|error| photo_error(name, format!("the file is truncated or corrupt ({}); {DAMAGED}", one_line(&error))))?;
+    let mut image = DynamicImage::from_decoder(decoder).map_err(|error| {
+        photo_error(
+            name,
+            format!(
+                "the file is truncated or corrupt ({}); {DAMAGED}",
+                one_line(&error)
+            ),
+        )
+    })?;
     if let Some(orientation) = orientation {
         image.apply_orientation(orientation);
     }
@@ -157,5 +192,8 @@ pub fn to_input(photo: &RgbImage) -> Vec<f32> {
 /// Stacks encoder inputs from [`to_input`] into one `[batch, 3, 224, 224]` tensor.
 pub fn batch_tensor(inputs: &[Vec<f32>], device: &Device) -> Tensor<4> {
     let values: Vec<f32> = inputs.iter().flatten().copied().collect();
-    Tensor::from_data(TensorData::new(values, [inputs.len(), 3, INPUT_SIZE, INPUT_SIZE]), device)
+    Tensor::from_data(
+        TensorData::new(values, [inputs.len(), 3, INPUT_SIZE, INPUT_SIZE]),
+        device,
+    )
 }

@@ -53,25 +53,42 @@ impl WeightFile {
             })?;
             parsed.names().into_iter().map(str::to_owned).collect()
         };
-        Ok(Self { label, bytes, unused, fix })
+        Ok(Self {
+            label,
+            bytes,
+            unused,
+            fix,
+        })
     }
 
     fn error(&self, detail: String) -> Error {
-        Error::Weights { file: self.label.clone(), detail, fix: self.fix }
+        Error::Weights {
+            file: self.label.clone(),
+            detail,
+            fix: self.fix,
+        }
     }
 
     /// Takes tensor `name`, checking that its shape is `shape`, converted to f32 on `device`.
-    pub fn tensor<const D: usize>(&mut self, name: &str, shape: [usize; D], device: &Device) -> Result<Tensor<D>> {
+    pub fn tensor<const D: usize>(
+        &mut self,
+        name: &str,
+        shape: [usize; D],
+        device: &Device,
+    ) -> Result<Tensor<D>> {
         let values = self.values(name, &shape)?;
         Ok(Tensor::from_data(TensorData::new(values, shape), device))
     }
 
     /// Takes tensor `name` as f32 values in row-major order, checking its shape.
     pub fn values(&mut self, name: &str, shape: &[usize]) -> Result<Vec<f32>> {
-        let parsed = SafeTensors::deserialize(&self.bytes).map_err(|error| self.error(error.to_string()))?;
-        let view = parsed
-            .tensor(name)
-            .map_err(|_| self.error(format!("tensor `{name}` is missing (expected shape {shape:?})")))?;
+        let parsed =
+            SafeTensors::deserialize(&self.bytes).map_err(|error| self.error(error.to_string()))?;
+        let view = parsed.tensor(name).map_err(|_| {
+            self.error(format!(
+                "tensor `{name}` is missing (expected shape {shape:?})"
+            ))
+        })?;
         if view.shape() != shape {
             return Err(self.error(format!(
                 "tensor `{name}` has shape {:?}, expected {shape:?}",
@@ -89,7 +106,9 @@ impl WeightFile {
                 .map(|quad| f32::from_le_bytes([quad[0], quad[1], quad[2], quad[3]]))
                 .collect(),
             other => {
-                return Err(self.error(format!("tensor `{name}` has type {other:?}, expected F16 or F32")));
+                return Err(self.error(format!(
+                    "tensor `{name}` has type {other:?}, expected F16 or F32"
+                )));
             }
         };
         self.unused.remove(name);
@@ -119,10 +138,15 @@ impl WeightFile {
     /// The kernel is OIHW, as in PyTorch.
     pub fn conv2d(&mut self, prefix: &str, mut conv: Conv2d, device: &Device) -> Result<Conv2d> {
         let shape = conv.weight.dims();
-        conv.weight = Param::from_tensor(self.tensor(&format!("{prefix}.weight"), shape, device)?);
+        conv.weight =
+            Param::from_tensor(self.tensor(&format!("{prefix}.weight"), shape, device)?);
         if let Some(bias) = &conv.bias {
             let shape = bias.dims();
-            conv.bias = Some(Param::from_tensor(self.tensor(&format!("{prefix}.bias"), shape, device)?));
+            conv.bias = Some(Param::from_tensor(self.tensor(
+                &format!("{prefix}.bias"),
+                shape,
+                device,
+            )?));
         }
         Ok(conv)
     }
@@ -130,38 +154,65 @@ impl WeightFile {
     /// Loads a PyTorch-layout linear layer (`weight` is `[out, in]`) into burn's `[in, out]` layout.
     pub fn linear(&mut self, prefix: &str, mut linear: Linear, device: &Device) -> Result<Linear> {
         let [d_input, d_output] = linear.weight.dims();
-        let weight: Tensor<2> = self.tensor(&format!("{prefix}.weight"), [d_output, d_input], device)?;
+        let weight: Tensor<2> =
+            self.tensor(&format!("{prefix}.weight"), [d_output, d_input], device)?;
         linear.weight = Param::from_tensor(weight.transpose());
         if linear.bias.is_some() {
-            linear.bias = Some(Param::from_tensor(self.tensor(&format!("{prefix}.bias"), [d_output], device)?));
+            linear.bias = Some(Param::from_tensor(self.tensor(
+                &format!("{prefix}.bias"),
+                [d_output],
+                device,
+            )?));
         }
         Ok(linear)
     }
 
     /// Loads a layer norm stored as `{prefix}.weight` and `{prefix}.bias`.
-    pub fn layer_norm(&mut self, prefix: &str, mut norm: LayerNorm, device: &Device) -> Result<LayerNorm> {
+    pub fn layer_norm(
+        &mut self,
+        prefix: &str,
+        mut norm: LayerNorm,
+        device: &Device,
+    ) -> Result<LayerNorm> {
         let shape = norm.gamma.dims();
         norm.gamma = Param::from_tensor(self.tensor(&format!("{prefix}.weight"), shape, device)?);
         if norm.beta.is_some() {
-            norm.beta = Some(Param::from_tensor(self.tensor(&format!("{prefix}.bias"), shape, device)?));
+            norm.beta = Some(Param::from_tensor(self.tensor(
+                &format!("{prefix}.bias"),
+                shape,
+                device,
+            )?));
         }
         Ok(norm)
     }
 
     /// Loads an embedding table stored as `{prefix}.weight`.
-    pub fn embedding(&mut self, prefix: &str, mut embedding: Embedding, device: &Device) -> Result<Embedding> {
+    pub fn embedding(
+        &mut self,
+        prefix: &str,
+        mut embedding: Embedding,
+        device: &Device,
+    ) -> Result<Embedding> {
         let shape = embedding.weight.dims();
-        embedding.weight = Param::from_tensor(self.tensor(&format!("{prefix}.weight"), shape, device)?);
+        embedding.weight =
+            Param::from_tensor(self.tensor(&format!("{prefix}.weight"), shape, device)?);
         Ok(embedding)
     }
 
     /// Loads a batch norm stored in PyTorch's names: `weight`, `bias`, `running_mean`, `running_var`.
-    pub fn batch_norm(&mut self, prefix: &str, mut norm: BatchNorm, device: &Device) -> Result<BatchNorm> {
+    pub fn batch_norm(
+        &mut self,
+        prefix: &str,
+        mut norm: BatchNorm,
+        device: &Device,
+    ) -> Result<BatchNorm> {
         let shape = norm.gamma.dims();
         norm.gamma = Param::from_tensor(self.tensor(&format!("{prefix}.weight"), shape, device)?);
         norm.beta = Param::from_tensor(self.tensor(&format!("{prefix}.bias"), shape, device)?);
-        norm.running_mean = RunningState::new(self.tensor(&format!("{prefix}.running_mean"), shape, device)?);
-        norm.running_var = RunningState::new(self.tensor(&format!("{prefix}.running_var"), shape, device)?);
+        norm.running_mean =
+            RunningState::new(self.tensor(&format!("{prefix}.running_mean"), shape, device)?);
+        norm.running_var =
+            RunningState::new(self.tensor(&format!("{prefix}.running_var"), shape, device)?);
         Ok(norm)
     }
 }
@@ -175,7 +226,11 @@ pub struct TensorWriter {
 
 impl TensorWriter {
     /// Adds one tensor under `name`. Reads it back from its device.
-    pub fn add<const D: usize>(&mut self, name: impl Into<String>, tensor: Tensor<D>) -> Result<()> {
+    pub fn add<const D: usize>(
+        &mut self,
+        name: impl Into<String>,
+        tensor: Tensor<D>,
+    ) -> Result<()> {
         let shape = tensor.dims().to_vec();
         let values = tensor
             .into_data()
@@ -208,8 +263,14 @@ impl TensorWriter {
     pub fn batch_norm(&mut self, prefix: &str, norm: &BatchNorm) -> Result<()> {
         self.add(format!("{prefix}.weight"), norm.gamma.val())?;
         self.add(format!("{prefix}.bias"), norm.beta.val())?;
-        self.add(format!("{prefix}.running_mean"), norm.running_mean.value_sync())?;
-        self.add(format!("{prefix}.running_var"), norm.running_var.value_sync())?;
+        self.add(
+            format!("{prefix}.running_mean"),
+            norm.running_mean.value_sync(),
+        )?;
+        self.add(
+            format!("{prefix}.running_var"),
+            norm.running_var.value_sync(),
+        )?;
         Ok(())
     }
 
@@ -219,17 +280,27 @@ impl TensorWriter {
             .tensors
             .iter()
             .map(|(name, shape, values)| {
-                (name.clone(), shape.clone(), values.iter().flat_map(|v| v.to_le_bytes()).collect())
+                (
+                    name.clone(),
+                    shape.clone(),
+                    values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+                )
             })
             .collect();
         let views = raw
             .iter()
             .map(|(name, shape, bytes)| {
-                safetensors::tensor::TensorView::new(Dtype::F32, shape.clone(), bytes).map(|view| (name.clone(), view))
+                safetensors::tensor::TensorView::new(Dtype::F32, shape.clone(), bytes)
+                    .map(|view| (name.clone(), view))
             })
             .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(|error| Error::Config { name: "safetensors".into(), detail: error.to_string() })?;
-        safetensors::serialize(views, Some(metadata))
-            .map_err(|error| Error::Config { name: "safetensors".into(), detail: error.to_string() })
+            .map_err(|error| Error::Config {
+                name: "safetensors".into(),
+                detail: error.to_string(),
+            })?;
+        safetensors::serialize(views, Some(metadata)).map_err(|error| Error::Config {
+            name: "safetensors".into(),
+            detail: error.to_string(),
+        })
     }
 }

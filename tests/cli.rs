@@ -38,10 +38,20 @@ fn temp_dir(name: &str) -> PathBuf {
 /// Asserts a failed run: exit code 2 and every fragment in the error message.
 fn assert_error(output: &Output, fragments: &[&str]) {
     let message = stderr(output);
-    assert_eq!(output.status.code(), Some(2), "exit code; stderr: {message}");
-    assert!(!message.contains("panicked"), "panic instead of an error: {message}");
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "exit code; stderr: {message}"
+    );
+    assert!(
+        !message.contains("panicked"),
+        "panic instead of an error: {message}"
+    );
     for fragment in fragments {
-        assert!(message.contains(fragment), "missing {fragment:?} in: {message}");
+        assert!(
+            message.contains(fragment),
+            "missing {fragment:?} in: {message}"
+        );
     }
 }
 
@@ -56,43 +66,86 @@ struct JsonGrounding {
 #[test]
 fn json_output_per_phrase() {
     let photo = photo();
-    let output = semground(&["ground", "--image", photo.to_str().unwrap(), "--phrase", "an astronaut", "--phrase", "the flag", "--json"]);
+    let output = semground(&[
+        "ground",
+        "--image",
+        photo.to_str().unwrap(),
+        "--phrase",
+        "an astronaut",
+        "--phrase",
+        "the flag",
+        "--json",
+    ]);
     assert!(output.status.success(), "stderr: {}", stderr(&output));
-    assert!(stderr(&output).contains("untrained"), "no untrained-head warning: {}", stderr(&output));
+    assert!(
+        stderr(&output).contains("untrained"),
+        "no untrained-head warning: {}",
+        stderr(&output)
+    );
 
-    let groundings: Vec<JsonGrounding> = serde_json::from_slice(&output.stdout).expect("stdout is one JSON array");
+    let groundings: Vec<JsonGrounding> =
+        serde_json::from_slice(&output.stdout).expect("stdout is one JSON array");
     assert_eq!(groundings.len(), 2);
     assert_eq!(groundings[0].phrase, "an astronaut");
     assert_eq!(groundings[1].phrase, "the flag");
     for grounding in &groundings {
         assert_eq!(grounding.heatmap.len(), 7, "rows");
-        assert!(grounding.heatmap.iter().all(|row| row.len() == 7), "columns");
+        assert!(
+            grounding.heatmap.iter().all(|row| row.len() == 7),
+            "columns"
+        );
         let total: f32 = grounding.heatmap.iter().flatten().sum();
-        assert!((total - 1.0).abs() < 1e-4, "heatmap sums to {total}, expected 1 within 1e-4");
+        assert!(
+            (total - 1.0).abs() < 1e-4,
+            "heatmap sums to {total}, expected 1 within 1e-4"
+        );
         let [row, column] = grounding.cell;
-        let best = grounding.heatmap.iter().flatten().copied().fold(f32::MIN, f32::max);
+        let best = grounding
+            .heatmap
+            .iter()
+            .flatten()
+            .copied()
+            .fold(f32::MIN, f32::max);
         assert_eq!(grounding.heatmap[row][column], best, "cell is the maximum");
         // The photo is 224 x 224, so a cell is 32 pixels and its centre 16 pixels in.
-        assert_eq!(grounding.point, [column as f64 * 32.0 + 16.0, row as f64 * 32.0 + 16.0]);
+        assert_eq!(
+            grounding.point,
+            [column as f64 * 32.0 + 16.0, row as f64 * 32.0 + 16.0]
+        );
     }
 }
 
 #[test]
 fn text_output_names_cell_and_point() {
     let photo = photo();
-    let output = semground(&["ground", "--image", photo.to_str().unwrap(), "--phrase", "a helmet", "--encoder", "efficientnet-lite0"]);
+    let output = semground(&[
+        "ground",
+        "--image",
+        photo.to_str().unwrap(),
+        "--phrase",
+        "a helmet",
+        "--encoder",
+        "efficientnet-lite0",
+    ]);
     assert!(output.status.success(), "stderr: {}", stderr(&output));
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(text.contains("\"a helmet\": cell (row "), "{text}");
     assert!(text.contains("in the 224 x 224 photo"), "{text}");
-    assert_eq!(text.lines().count(), 9, "a title, a legend and seven rows: {text}");
+    assert_eq!(
+        text.lines().count(),
+        9,
+        "a title, a legend and seven rows: {text}"
+    );
 }
 
 #[test]
 fn overlays_for_every_shared_photo() {
     let photos = root().join("../shared/data/photos");
     let Ok(entries) = std::fs::read_dir(&photos) else {
-        eprintln!("skipped: {} is missing (the shared demo photos)", photos.display());
+        eprintln!(
+            "skipped: {} is missing (the shared demo photos)",
+            photos.display()
+        );
         return;
     };
     let out = temp_dir("overlays");
@@ -101,14 +154,29 @@ fn overlays_for_every_shared_photo() {
         let path = entry.unwrap().path();
         let overlay = out.join(path.with_extension("png").file_name().unwrap());
         let output = semground(&[
-            "ground", "--image", path.to_str().unwrap(), "--phrase", "a person", "--phrase", "the sky",
-            "--out", overlay.to_str().unwrap(), "--json",
+            "ground",
+            "--image",
+            path.to_str().unwrap(),
+            "--phrase",
+            "a person",
+            "--phrase",
+            "the sky",
+            "--out",
+            overlay.to_str().unwrap(),
+            "--json",
         ]);
-        assert!(output.status.success(), "{}: {}", path.display(), stderr(&output));
+        assert!(
+            output.status.success(),
+            "{}: {}",
+            path.display(),
+            stderr(&output)
+        );
         let photo = image::open(&path).unwrap();
-        let drawn = image::open(&overlay).unwrap_or_else(|error| panic!("{}: {error}", overlay.display()));
+        let drawn =
+            image::open(&overlay).unwrap_or_else(|error| panic!("{}: {error}", overlay.display()));
         // Two panels side by side, each at most 1024 pixels a side.
-        let panel = photo.width().max(photo.height()).min(1024) as f64 / photo.width().max(photo.height()) as f64;
+        let panel = photo.width().max(photo.height()).min(1024) as f64
+            / photo.width().max(photo.height()) as f64;
         let expected_width = 2 * (photo.width() as f64 * panel).round() as u32 + 8;
         assert_eq!(drawn.width(), expected_width, "{}", overlay.display());
         count += 1;
@@ -119,31 +187,66 @@ fn overlays_for_every_shared_photo() {
 
 #[test]
 fn missing_photo_rejected() {
-    let output = semground(&["ground", "--image", "no/such/photo.jpg", "--phrase", "a cat"]);
+    let output = semground(&[
+        "ground",
+        "--image",
+        "no/such/photo.jpg",
+        "--phrase",
+        "a cat",
+    ]);
     assert_error(&output, &["failed to read photo no/such/photo.jpg"]);
 }
 
 #[test]
 fn non_image_rejected() {
     let path = root().join("tests/data/photos/not-an-image.jpg");
-    let output = semground(&["ground", "--image", path.to_str().unwrap(), "--phrase", "a cat"]);
+    let output = semground(&[
+        "ground",
+        "--image",
+        path.to_str().unwrap(),
+        "--phrase",
+        "a cat",
+    ]);
     assert_error(&output, &["not-an-image.jpg", "not an image"]);
 }
 
 #[test]
 fn empty_phrase_rejected() {
     let photo = photo();
-    let output = semground(&["ground", "--image", photo.to_str().unwrap(), "--phrase", "a cat", "--phrase", "   "]);
-    assert_error(&output, &["invalid phrase \"   \"", "empty or only whitespace"]);
+    let output = semground(&[
+        "ground",
+        "--image",
+        photo.to_str().unwrap(),
+        "--phrase",
+        "a cat",
+        "--phrase",
+        "   ",
+    ]);
+    assert_error(
+        &output,
+        &["invalid phrase \"   \"", "empty or only whitespace"],
+    );
 }
 
 #[test]
 fn long_phrase_truncated_with_warning() {
     let photo = photo();
     let phrase = "a very long description of a small red bicycle ".repeat(40);
-    let output = semground(&["ground", "--image", photo.to_str().unwrap(), "--phrase", &phrase, "--encoder", "efficientnet-lite0"]);
+    let output = semground(&[
+        "ground",
+        "--image",
+        photo.to_str().unwrap(),
+        "--phrase",
+        &phrase,
+        "--encoder",
+        "efficientnet-lite0",
+    ]);
     assert!(output.status.success(), "stderr: {}", stderr(&output));
-    assert!(stderr(&output).contains("only the first 256 were used"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("only the first 256 were used"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 /// Creates a weights folder whose files link to the real ones, with `replace` written over
@@ -163,27 +266,74 @@ fn weights_with(name: &str, file: &str, replace: &[u8]) -> PathBuf {
 fn missing_weights_named() {
     let dir = temp_dir("no-weights");
     let photo = photo();
-    let output = semground(&["ground", "--image", photo.to_str().unwrap(), "--phrase", "a cat", "--weights", dir.to_str().unwrap()]);
-    assert_error(&output, &["vgg16.safetensors", "file not found", "tools/convert_weights.py"]);
+    let output = semground(&[
+        "ground",
+        "--image",
+        photo.to_str().unwrap(),
+        "--phrase",
+        "a cat",
+        "--weights",
+        dir.to_str().unwrap(),
+    ]);
+    assert_error(
+        &output,
+        &[
+            "vgg16.safetensors",
+            "file not found",
+            "tools/convert_weights.py",
+        ],
+    );
 }
 
 #[test]
 fn truncated_weights_named() {
     let dir = weights_with("truncated", "minilm_l6.safetensors", b"\x10\x00\x00\x00");
     let photo = photo();
-    let output = semground(&["ground", "--image", photo.to_str().unwrap(), "--phrase", "a cat", "--weights", dir.to_str().unwrap()]);
-    assert_error(&output, &["minilm_l6.safetensors", "not a readable safetensors file", "tools/convert_weights.py"]);
+    let output = semground(&[
+        "ground",
+        "--image",
+        photo.to_str().unwrap(),
+        "--phrase",
+        "a cat",
+        "--weights",
+        dir.to_str().unwrap(),
+    ]);
+    assert_error(
+        &output,
+        &[
+            "minilm_l6.safetensors",
+            "not a readable safetensors file",
+            "tools/convert_weights.py",
+        ],
+    );
 }
 
 #[test]
 fn wrong_shape_weights_named() {
     let zeros = vec![0u8; 64 * 3 * 5 * 5 * 2];
-    let view = safetensors::tensor::TensorView::new(safetensors::Dtype::F16, vec![64, 3, 5, 5], &zeros).unwrap();
+    let view =
+        safetensors::tensor::TensorView::new(safetensors::Dtype::F16, vec![64, 3, 5, 5], &zeros)
+            .unwrap();
     let bytes = safetensors::serialize([("block1_conv1.weight", view)], None).unwrap();
     let dir = weights_with("wrong-shape", "vgg16.safetensors", &bytes);
     let photo = photo();
-    let output = semground(&["ground", "--image", photo.to_str().unwrap(), "--phrase", "a cat", "--weights", dir.to_str().unwrap()]);
-    assert_error(&output, &["block1_conv1.weight", "has shape [64, 3, 5, 5], expected [64, 3, 3, 3]", "tools/convert_weights.py"]);
+    let output = semground(&[
+        "ground",
+        "--image",
+        photo.to_str().unwrap(),
+        "--phrase",
+        "a cat",
+        "--weights",
+        dir.to_str().unwrap(),
+    ]);
+    assert_error(
+        &output,
+        &[
+            "block1_conv1.weight",
+            "has shape [64, 3, 5, 5], expected [64, 3, 3, 3]",
+            "tools/convert_weights.py",
+        ],
+    );
 }
 
 /// Writes a randomly initialised head for `kind`, marked as trained, and returns its path.
@@ -200,7 +350,11 @@ fn save_head(dir: &Path, kind: ImageEncoderKind) -> PathBuf {
         trained: true,
         training: serde_json::Value::Null,
     };
-    std::fs::write(path.with_extension("json"), serde_json::to_vec(&description).unwrap()).unwrap();
+    std::fs::write(
+        path.with_extension("json"),
+        serde_json::to_vec(&description).unwrap(),
+    )
+    .unwrap();
     path
 }
 
@@ -210,11 +364,23 @@ fn saved_head_loads() {
     let head = save_head(&dir, ImageEncoderKind::EfficientNetLite0);
     let photo = photo();
     let output = semground(&[
-        "ground", "--image", photo.to_str().unwrap(), "--phrase", "a cat", "--encoder", "efficientnet-lite0",
-        "--head", head.to_str().unwrap(), "--json",
+        "ground",
+        "--image",
+        photo.to_str().unwrap(),
+        "--phrase",
+        "a cat",
+        "--encoder",
+        "efficientnet-lite0",
+        "--head",
+        head.to_str().unwrap(),
+        "--json",
     ]);
     assert!(output.status.success(), "stderr: {}", stderr(&output));
-    assert!(!stderr(&output).contains("untrained"), "{}", stderr(&output));
+    assert!(
+        !stderr(&output).contains("untrained"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]
@@ -222,6 +388,20 @@ fn head_of_other_encoder_rejected() {
     let dir = temp_dir("head-mismatch");
     let head = save_head(&dir, ImageEncoderKind::EfficientNetLite0);
     let photo = photo();
-    let output = semground(&["ground", "--image", photo.to_str().unwrap(), "--phrase", "a cat", "--head", head.to_str().unwrap()]);
-    assert_error(&output, &["trained on efficientnet-lite0 features", "--encoder efficientnet-lite0"]);
+    let output = semground(&[
+        "ground",
+        "--image",
+        photo.to_str().unwrap(),
+        "--phrase",
+        "a cat",
+        "--head",
+        head.to_str().unwrap(),
+    ]);
+    assert_error(
+        &output,
+        &[
+            "trained on efficientnet-lite0 features",
+            "--encoder efficientnet-lite0",
+        ],
+    );
 }

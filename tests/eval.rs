@@ -20,10 +20,19 @@ struct JsonResult {
 }
 
 fn eval(args: &[&str]) -> (JsonResult, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_semground")).arg("eval").args(args).arg("--json").current_dir(root()).output().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_semground"))
+        .arg("eval")
+        .args(args)
+        .arg("--json")
+        .current_dir(root())
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     assert!(output.status.success(), "semground eval failed: {stderr}");
-    (serde_json::from_slice(&output.stdout).expect("one JSON object on stdout"), stderr)
+    (
+        serde_json::from_slice(&output.stdout).expect("one JSON object on stdout"),
+        stderr,
+    )
 }
 
 fn dev_set() -> Option<PathBuf> {
@@ -31,7 +40,10 @@ fn dev_set() -> Option<PathBuf> {
     if path.exists() {
         Some(path)
     } else {
-        eprintln!("skipped: {} is missing (the Flickr30k Entities dev set)", path.display());
+        eprintln!(
+            "skipped: {} is missing (the Flickr30k Entities dev set)",
+            path.display()
+        );
         None
     }
 }
@@ -43,9 +55,21 @@ fn center_baseline_on_dev_set() {
     assert_eq!(result.method, "center");
     assert_eq!(result.protocol, "paper");
     assert_eq!(result.total, 1557);
-    assert!((result.accuracy - 48.88).abs() < 0.005, "center baseline {:.3}%, expected 48.88%", result.accuracy);
-    assert!(result.confidence_95[0] < result.accuracy, "interval {:?}", result.confidence_95);
-    assert!(result.accuracy < result.confidence_95[1], "interval {:?}", result.confidence_95);
+    assert!(
+        (result.accuracy - 48.88).abs() < 0.005,
+        "center baseline {:.3}%, expected 48.88%",
+        result.accuracy
+    );
+    assert!(
+        result.confidence_95[0] < result.accuracy,
+        "interval {:?}",
+        result.confidence_95
+    );
+    assert!(
+        result.accuracy < result.confidence_95[1],
+        "interval {:?}",
+        result.confidence_95
+    );
 }
 
 #[test]
@@ -54,13 +78,34 @@ fn random_baseline_on_dev_set() {
     // The mean over seeds is close to 28.5%; one seed lands within about 2 points.
     let mut accuracies = Vec::new();
     for seed in ["1", "2", "3", "4", "5"] {
-        let (result, _) = eval(&["--data", data.to_str().unwrap(), "--method", "random", "--seed", seed]);
+        let (result, _) = eval(&[
+            "--data",
+            data.to_str().unwrap(),
+            "--method",
+            "random",
+            "--seed",
+            seed,
+        ]);
         assert_eq!(result.total, 1557);
         accuracies.push(result.accuracy);
     }
     let mean = accuracies.iter().sum::<f64>() / accuracies.len() as f64;
-    assert!((mean - 28.5).abs() < 1.5, "random baseline mean {mean:.2}% over 5 seeds ({accuracies:?}), expected about 28.5%");
-    let (first, again) = (eval(&["--data", data.to_str().unwrap(), "--method", "random", "--seed", "1"]).0, accuracies[0]);
+    assert!(
+        (mean - 28.5).abs() < 1.5,
+        "random baseline mean {mean:.2}% over 5 seeds ({accuracies:?}), expected about 28.5%"
+    );
+    let (first, again) = (
+        eval(&[
+            "--data",
+            data.to_str().unwrap(),
+            "--method",
+            "random",
+            "--seed",
+            "1",
+        ])
+        .0,
+        accuracies[0],
+    );
     assert_eq!(first.accuracy, again, "same seed, same result");
 }
 
@@ -68,9 +113,24 @@ fn random_baseline_on_dev_set() {
 fn fixture_boxes_clipped_and_missing_counted() {
     let data = root().join("tests/data/benchmarks/phrase-boxes-small.json");
     let images = root().join("tests/data/parity");
-    let (result, stderr) = eval(&["--data", data.to_str().unwrap(), "--images", images.to_str().unwrap(), "--method", "visual", "--encoder", "efficientnet-lite0"]);
-    assert!(stderr.contains("1 box(es) extended past their photo and were clipped"), "{stderr}");
-    assert!(stderr.contains("have no area and can never be hit: photo-224.png: a speck"), "{stderr}");
+    let (result, stderr) = eval(&[
+        "--data",
+        data.to_str().unwrap(),
+        "--images",
+        images.to_str().unwrap(),
+        "--method",
+        "visual",
+        "--encoder",
+        "efficientnet-lite0",
+    ]);
+    assert!(
+        stderr.contains("1 box(es) extended past their photo and were clipped"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("have no area and can never be hit: photo-224.png: a speck"),
+        "{stderr}"
+    );
     assert!(stderr.contains("not-there.jpg (not found)"), "{stderr}");
     assert_eq!(result.missing_images, 1);
     assert_eq!(result.total, 3, "the phrases of the one photo present");
@@ -80,49 +140,113 @@ fn fixture_boxes_clipped_and_missing_counted() {
 #[test]
 fn center_needs_no_photos() {
     let data = root().join("tests/data/benchmarks/phrase-boxes-small.json");
-    let (result, _) = eval(&["--data", data.to_str().unwrap(), "--images", "/nonexistent", "--method", "center"]);
+    let (result, _) = eval(&[
+        "--data",
+        data.to_str().unwrap(),
+        "--images",
+        "/nonexistent",
+        "--method",
+        "center",
+    ]);
     // Centre (112, 112) is in "the woman"; (50, 40) is in "a dog"; the flag and the speck miss.
-    assert_eq!((result.hits, result.total, result.missing_images), (2, 4, 0));
+    assert_eq!(
+        (result.hits, result.total, result.missing_images),
+        (2, 4, 0)
+    );
 }
 
 #[test]
 fn malformed_benchmark_names_position() {
-    let path = std::env::temp_dir().join(format!("semground-bad-bench-{}.json", std::process::id()));
-    std::fs::write(&path, "{\"format\": \"phrase-boxes/1\",\n \"images\": [{\"file\": 3}]}").unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_semground")).args(["eval", "--data", path.to_str().unwrap(), "--method", "center"]).output().unwrap();
+    let path =
+        std::env::temp_dir().join(format!("semground-bad-bench-{}.json", std::process::id()));
+    std::fs::write(
+        &path,
+        "{\"format\": \"phrase-boxes/1\",\n \"images\": [{\"file\": 3}]}",
+    )
+    .unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_semground"))
+        .args([
+            "eval",
+            "--data",
+            path.to_str().unwrap(),
+            "--method",
+            "center",
+        ])
+        .output()
+        .unwrap();
     std::fs::remove_file(&path).unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains(&format!("{}:2:", path.display())), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{}:2:", path.display())),
+        "{stderr}"
+    );
 }
 
 #[test]
 fn report_tables_and_charts() {
     let Some(data) = dev_set() else { return };
     let dir = std::env::temp_dir().join(format!("semground-report-{}", std::process::id()));
-    let (result, stderr) = eval(&["--data", data.to_str().unwrap(), "--method", "center", "--report", dir.to_str().unwrap()]);
+    let (result, stderr) = eval(&[
+        "--data",
+        data.to_str().unwrap(),
+        "--method",
+        "center",
+        "--report",
+        dir.to_str().unwrap(),
+    ]);
     assert_eq!(result.total, 1557);
     assert!(stderr.contains("report written to"), "{stderr}");
-    for file in ["per_concept.csv", "box_area.csv", "phrases.csv", "per_concept.svg", "box_area.svg", "summary.json"] {
+    for file in [
+        "per_concept.csv",
+        "box_area.csv",
+        "phrases.csv",
+        "per_concept.svg",
+        "box_area.svg",
+        "summary.json",
+    ] {
         assert!(dir.join(file).exists(), "{file} missing");
     }
     let concepts = std::fs::read_to_string(dir.join("per_concept.csv")).unwrap();
-    assert!(concepts.starts_with("concept,phrases,hits,accuracy_percent,mean_box_area\n"), "{concepts}");
-    assert!(concepts.lines().nth(1).unwrap().starts_with("dog,123,"), "most frequent head noun: {concepts}");
+    assert!(
+        concepts.starts_with("concept,phrases,hits,accuracy_percent,mean_box_area\n"),
+        "{concepts}"
+    );
+    assert!(
+        concepts.lines().nth(1).unwrap().starts_with("dog,123,"),
+        "most frequent head noun: {concepts}"
+    );
     let bins = std::fs::read_to_string(dir.join("box_area.csv")).unwrap();
     assert_eq!(bins.lines().count(), 11, "a header and ten bins: {bins}");
     // Larger boxes are easier to hit, for the center baseline as for the model.
-    let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
-    let correlation = summary["analysis"]["area_hit_correlation"].as_f64().unwrap();
-    assert!(correlation > 0.3, "box area / hit correlation {correlation}");
-    assert!(std::fs::read_to_string(dir.join("per_concept.svg")).unwrap().starts_with("<svg"));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    let correlation = summary["analysis"]["area_hit_correlation"]
+        .as_f64()
+        .unwrap();
+    assert!(
+        correlation > 0.3,
+        "box area / hit correlation {correlation}"
+    );
+    assert!(
+        std::fs::read_to_string(dir.join("per_concept.svg"))
+            .unwrap()
+            .starts_with("<svg")
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn visual_genome_regions_as_benchmark() {
     let data = root().join("tests/data/benchmarks/visual-genome/region_graphs.json");
-    let (result, _) = eval(&["--data", data.to_str().unwrap(), "--format", "visual-genome", "--method", "center"]);
+    let (result, _) = eval(&[
+        "--data",
+        data.to_str().unwrap(),
+        "--format",
+        "visual-genome",
+        "--method",
+        "center",
+    ]);
     // Four regions of each of two photos, sizes from image_data.json beside the file.
     assert_eq!((result.total, result.missing_images), (8, 0));
 }
@@ -130,7 +254,14 @@ fn visual_genome_regions_as_benchmark() {
 #[test]
 fn coco_instances_as_benchmark() {
     let data = root().join("tests/data/benchmarks/coco_instances.json");
-    let (result, _) = eval(&["--data", data.to_str().unwrap(), "--format", "coco", "--method", "center"]);
+    let (result, _) = eval(&[
+        "--data",
+        data.to_str().unwrap(),
+        "--format",
+        "coco",
+        "--method",
+        "center",
+    ]);
     // Eight instances of seven (photo, category) pairs in two photos.
     assert_eq!(result.total, 7);
     assert_eq!(result.missing_images, 0);
@@ -143,6 +274,16 @@ fn coco_tiny_every_category_scored() {
         eprintln!("skipped: {} is missing (tiny COCO)", data.display());
         return;
     }
-    let (result, _) = eval(&["--data", data.to_str().unwrap(), "--format", "coco", "--method", "center"]);
-    assert_eq!(result.total, 204, "one phrase per category present in each photo");
+    let (result, _) = eval(&[
+        "--data",
+        data.to_str().unwrap(),
+        "--format",
+        "coco",
+        "--method",
+        "center",
+    ]);
+    assert_eq!(
+        result.total, 204,
+        "one phrase per category present in each photo"
+    );
 }

@@ -63,26 +63,48 @@ fn training_beats_center_baseline() {
     let summary = train(&options, &mut Quiet).unwrap();
     let head = summary.head.expect("a head after training");
     let last = summary.epochs.last().unwrap();
-    println!("last epoch: loss {:.3}, concept accuracy {:.1}%", last.loss_total, last.concept_accuracy);
+    println!(
+        "last epoch: loss {:.3}, concept accuracy {:.1}%",
+        last.loss_total, last.concept_accuracy
+    );
 
     let device = Device::flex();
-    let grounder = Grounder::from_dir(&weights, ImageEncoderKind::EfficientNetLite0, Some(&head), &device).unwrap();
+    let grounder = Grounder::from_dir(
+        &weights,
+        ImageEncoderKind::EfficientNetLite0,
+        Some(&head),
+        &device,
+    )
+    .unwrap();
     let (mut hits, mut center_hits, mut total) = (0, 0, 0);
     for (name, shapes) in &held_out {
         let photo = image::open(images.join(name)).unwrap().to_rgb8();
         let features = grounder.encode_photo(&photo);
         let phrases: Vec<String> = shapes.iter().map(caption).collect();
         let embeddings = grounder.encode_phrases(&phrases).unwrap().embeddings;
-        let maps: Vec<f32> = grounder.heatmaps(features, embeddings).into_data().try_into_vec().unwrap();
+        let maps: Vec<f32> = grounder
+            .heatmaps(features, embeddings)
+            .into_data()
+            .try_into_vec()
+            .unwrap();
         for (shape, map) in shapes.iter().zip(maps.chunks(49)) {
             total += 1;
-            hits += usize::from(is_hit(map_point(map, 224, 224, Protocol::Paper), &[shape.bounds], 0.0));
+            hits += usize::from(is_hit(
+                map_point(map, 224, 224, Protocol::Paper),
+                &[shape.bounds],
+                0.0,
+            ));
             center_hits += usize::from(is_hit(center_point(224, 224), &[shape.bounds], 0.0));
         }
     }
     let accuracy = 100.0 * hits as f64 / total as f64;
     let center = 100.0 * center_hits as f64 / total as f64;
-    println!("pointing game on {total} held-out phrases: model {accuracy:.1}%, center baseline {center:.1}%");
+    println!(
+        "pointing game on {total} held-out phrases: model {accuracy:.1}%, center baseline {center:.1}%"
+    );
     std::fs::remove_dir_all(&root).unwrap();
-    assert!(accuracy >= center + 30.0, "model {accuracy:.1}% does not beat the center baseline {center:.1}% by 30 points");
+    assert!(
+        accuracy >= center + 30.0,
+        "model {accuracy:.1}% does not beat the center baseline {center:.1}% by 30 points"
+    );
 }

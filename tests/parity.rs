@@ -33,8 +33,14 @@ fn assert_close(what: &str, actual: &[f32], expected: &[f32], tolerance: f32) {
         .zip(expected)
         .map(|(a, e)| (a - e).abs())
         .enumerate()
-        .fold((0, 0f32), |best, (i, d)| if d > best.1 { (i, d) } else { best });
-    println!("{what}: max |difference| {difference:.3e} at {worst}, scale {scale:.3e}, relative {:.3e}", difference / scale);
+        .fold(
+            (0, 0f32),
+            |best, (i, d)| if d > best.1 { (i, d) } else { best },
+        );
+    println!(
+        "{what}: max |difference| {difference:.3e} at {worst}, scale {scale:.3e}, relative {:.3e}",
+        difference / scale
+    );
     assert!(
         difference <= tolerance * scale,
         "{what}: element {worst} is {} but PyTorch gives {}; |difference| {difference:.3e} exceeds \
@@ -53,7 +59,12 @@ fn photo_tensor(device: &Device) -> Tensor<4> {
 
 fn image_encoder(kind: ImageEncoderKind, device: &Device) -> ImageEncoder {
     let path = root().join("weights").join(kind.weights_file());
-    ImageEncoder::load(kind, WeightFile::open(&path, REGENERATE_HINT).unwrap(), device).unwrap()
+    ImageEncoder::load(
+        kind,
+        WeightFile::open(&path, REGENERATE_HINT).unwrap(),
+        device,
+    )
+    .unwrap()
 }
 
 fn encoder_parity(kind: ImageEncoderKind, reference_name: &str, tolerance: f32) {
@@ -72,7 +83,11 @@ fn vgg16_matches_pytorch() {
 
 #[test]
 fn efficientnet_lite0_matches_pytorch() {
-    encoder_parity(ImageEncoderKind::EfficientNetLite0, "efficientnet_lite0", 2e-5);
+    encoder_parity(
+        ImageEncoderKind::EfficientNetLite0,
+        "efficientnet_lite0",
+        2e-5,
+    );
 }
 
 #[derive(serde::Deserialize)]
@@ -89,7 +104,8 @@ fn phrase_encoder(device: &Device) -> PhraseEncoder {
 }
 
 fn phrases() -> Phrases {
-    let text = std::fs::read_to_string(Path::new(&root()).join("tests/data/parity/phrases.json")).unwrap();
+    let text =
+        std::fs::read_to_string(Path::new(&root()).join("tests/data/parity/phrases.json")).unwrap();
     serde_json::from_str(&text).unwrap()
 }
 
@@ -112,9 +128,17 @@ fn minilm_matches_pytorch() {
     let encoded = encoder.encode(&reference.phrases, &device).unwrap();
     let (shape, expected) = reference_values("minilm_embeddings");
     assert_eq!(encoded.embeddings.dims().to_vec(), shape, "embedding shape");
-    let actual = encoded.embeddings.into_data().try_into_vec::<f32>().unwrap();
+    let actual = encoded
+        .embeddings
+        .into_data()
+        .try_into_vec::<f32>()
+        .unwrap();
     assert_close("minilm_embeddings", &actual, &expected, 1e-5);
     // The long phrase is the only one over the limit.
     let last = reference.phrases.len() - 1;
-    assert_eq!(encoded.truncated.iter().map(|t| t.0).collect::<Vec<_>>(), vec![last], "truncated phrases");
+    assert_eq!(
+        encoded.truncated.iter().map(|t| t.0).collect::<Vec<_>>(),
+        vec![last],
+        "truncated phrases"
+    );
 }

@@ -7,12 +7,15 @@ use image::RgbImage;
 use semground::photo::{self, PhotoLimits};
 
 fn fixture(name: &str) -> Vec<u8> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/photos").join(name);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/photos")
+        .join(name);
     std::fs::read(&path).unwrap_or_else(|error| panic!("fixture {}: {error}", path.display()))
 }
 
 fn decode(name: &str) -> RgbImage {
-    photo::decode(name, &fixture(name), PhotoLimits::default()).unwrap_or_else(|error| panic!("{name}: {error}"))
+    photo::decode(name, &fixture(name), PhotoLimits::default())
+        .unwrap_or_else(|error| panic!("{name}: {error}"))
 }
 
 fn decode_error(name: &str) -> String {
@@ -95,7 +98,10 @@ fn text_file_rejected() {
 #[test]
 fn truncated_file_rejected() {
     let error = decode_error("truncated.jpg");
-    assert!(error.contains("truncated or corrupt") || error.contains("invalid or truncated"), "{error}");
+    assert!(
+        error.contains("truncated or corrupt") || error.contains("invalid or truncated"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -109,13 +115,21 @@ fn truncated_scan_rejected() {
 fn huge_photo_rejected_before_decoding() {
     let error = decode_error("huge-header.png");
     assert!(error.contains("60000 x 60000"), "{error}");
-    assert!(error.contains("exceeds the limit of 16384 pixels a side"), "{error}");
+    assert!(
+        error.contains("exceeds the limit of 16384 pixels a side"),
+        "{error}"
+    );
 }
 
 #[test]
 fn limits_are_configurable() {
-    let limits = PhotoLimits { max_side: 30, ..PhotoLimits::default() };
-    let error = photo::decode("rgb.jpg", &fixture("rgb.jpg"), limits).unwrap_err().to_string();
+    let limits = PhotoLimits {
+        max_side: 30,
+        ..PhotoLimits::default()
+    };
+    let error = photo::decode("rgb.jpg", &fixture("rgb.jpg"), limits)
+        .unwrap_err()
+        .to_string();
     assert!(error.contains("40 x 20"), "{error}");
 }
 

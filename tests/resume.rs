@@ -53,7 +53,11 @@ fn resumed_run_matches_uninterrupted() {
     train(&options(&root, "split", 1, false), &mut Quiet).unwrap();
     let resumed = train(&options(&root, "split", 3, true), &mut Quiet).unwrap();
 
-    assert_eq!(resumed.epochs.len(), 3, "the log keeps the first run's epoch");
+    assert_eq!(
+        resumed.epochs.len(),
+        3,
+        "the log keeps the first run's epoch"
+    );
     for (a, b) in full.epochs.iter().zip(&resumed.epochs) {
         assert_eq!(a.loss_total, b.loss_total, "epoch {} loss", a.epoch);
     }
@@ -63,10 +67,15 @@ fn resumed_run_matches_uninterrupted() {
         std::fs::write("/tmp/full.safetensors", &full_head).unwrap();
         std::fs::write("/tmp/resumed.safetensors", &resumed_head).unwrap();
     }
-    assert!(full_head == resumed_head, "head weights differ between the uninterrupted and the resumed run");
+    assert!(
+        full_head == resumed_head,
+        "head weights differ between the uninterrupted and the resumed run"
+    );
 
     // Without --resume, an existing checkpoint is not overwritten.
-    let error = train(&options(&root, "split", 4, false), &mut Quiet).unwrap_err().to_string();
+    let error = train(&options(&root, "split", 4, false), &mut Quiet)
+        .unwrap_err()
+        .to_string();
     assert!(error.contains("pass --resume"), "{error}");
     // With other settings, resuming is refused.
     let mut other = options(&root, "split", 4, true);
@@ -77,7 +86,9 @@ fn resumed_run_matches_uninterrupted() {
 }
 
 fn epochs_done(out: &Path) -> usize {
-    let Ok(text) = std::fs::read_to_string(out.join("checkpoint/state.json")) else { return 0 };
+    let Ok(text) = std::fs::read_to_string(out.join("checkpoint/state.json")) else {
+        return 0;
+    };
     let state: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
     state["epochs_done"].as_u64().unwrap_or(0) as usize
 }
@@ -89,20 +100,47 @@ fn kill_nine_then_resume() {
     let out = root.join("run");
     let args = |epochs: &str| {
         vec![
-            "train".to_string(), "--pairs".into(), root.join("captions.tsv").display().to_string(), "--format".into(), "tsv".into(),
-            "--images".into(), root.join("images").display().to_string(), "--out".into(), out.display().to_string(),
-            "--encoder".into(), "efficientnet-lite0".into(), "--k".into(), "3".into(), "--concepts".into(), "10".into(),
-            "--batch-size".into(), "4".into(), "--epochs".into(), epochs.into(), "--cache".into(), root.join("cache").display().to_string(),
-            "--weights".into(), weights().display().to_string(),
+            "train".to_string(),
+            "--pairs".into(),
+            root.join("captions.tsv").display().to_string(),
+            "--format".into(),
+            "tsv".into(),
+            "--images".into(),
+            root.join("images").display().to_string(),
+            "--out".into(),
+            out.display().to_string(),
+            "--encoder".into(),
+            "efficientnet-lite0".into(),
+            "--k".into(),
+            "3".into(),
+            "--concepts".into(),
+            "10".into(),
+            "--batch-size".into(),
+            "4".into(),
+            "--epochs".into(),
+            epochs.into(),
+            "--cache".into(),
+            root.join("cache").display().to_string(),
+            "--weights".into(),
+            weights().display().to_string(),
         ]
     };
 
     // Start a long run and kill it hard once the first epoch is checkpointed.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_semground")).args(args("200")).spawn().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_semground"))
+        .args(args("200"))
+        .spawn()
+        .unwrap();
     let start = Instant::now();
     while epochs_done(&out) == 0 {
-        assert!(start.elapsed() < Duration::from_secs(600), "no checkpoint within 10 minutes");
-        assert!(child.try_wait().unwrap().is_none(), "the trainer exited early");
+        assert!(
+            start.elapsed() < Duration::from_secs(600),
+            "no checkpoint within 10 minutes"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the trainer exited early"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     child.kill().unwrap(); // SIGKILL on Unix
@@ -111,14 +149,27 @@ fn kill_nine_then_resume() {
 
     let mut resume = args(&(done + 1).to_string());
     resume.push("--resume".into());
-    let output = Command::new(env!("CARGO_BIN_EXE_semground")).args(&resume).output().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_semground"))
+        .args(&resume)
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
-    assert!(stderr.contains(&format!("resuming after epoch {done}")), "{stderr}");
+    assert!(
+        stderr.contains(&format!("resuming after epoch {done}")),
+        "{stderr}"
+    );
     assert_eq!(epochs_done(&out), done + 1);
     let log = std::fs::read_to_string(out.join("log.jsonl")).unwrap();
-    assert_eq!(log.lines().count(), done + 1, "one log line per finished epoch: {log}");
-    assert!(out.join("head.safetensors").exists(), "head weights written");
+    assert_eq!(
+        log.lines().count(),
+        done + 1,
+        "one log line per finished epoch: {log}"
+    );
+    assert!(
+        out.join("head.safetensors").exists(),
+        "head weights written"
+    );
     assert!(out.join("head.json").exists(), "head description written");
     std::fs::remove_dir_all(&root).unwrap();
 }

@@ -26,7 +26,12 @@ pub struct ConceptSet {
 impl ConceptSet {
     /// Tags every phrase, builds the vocabulary of the `size` most frequent nouns, and keeps
     /// the pairs that contain one of them. `progress` is called once per pair.
-    pub fn build(tagger: &Tagger, pairs: Vec<Pair>, size: usize, mut progress: impl FnMut()) -> Self {
+    pub fn build(
+        tagger: &Tagger,
+        pairs: Vec<Pair>,
+        size: usize,
+        mut progress: impl FnMut(),
+    ) -> Self {
         let pair_nouns: Vec<Vec<String>> = pairs
             .iter()
             .map(|pair| {
@@ -56,20 +61,43 @@ impl ConceptSet {
         Self::from_vocabulary(concepts, counts, pairs, pair_nouns)
     }
 
-    fn from_vocabulary(concepts: Vec<String>, counts: Vec<usize>, pairs: Vec<Pair>, pair_nouns: Vec<Vec<String>>) -> Self {
-        let index: HashMap<&str, usize> = concepts.iter().enumerate().map(|(i, c)| (c.as_str(), i)).collect();
+    fn from_vocabulary(
+        concepts: Vec<String>,
+        counts: Vec<usize>,
+        pairs: Vec<Pair>,
+        pair_nouns: Vec<Vec<String>>,
+    ) -> Self {
+        let index: HashMap<&str, usize> = concepts
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.as_str(), i))
+            .collect();
         let total = pairs.len();
         let mut kept = Vec::new();
         let mut pair_concepts = Vec::new();
         for (pair, nouns) in pairs.into_iter().zip(pair_nouns) {
-            let ids: Vec<usize> = nouns.iter().filter_map(|noun| index.get(noun.as_str()).copied()).collect();
+            let ids: Vec<usize> = nouns
+                .iter()
+                .filter_map(|noun| index.get(noun.as_str()).copied())
+                .collect();
             if !ids.is_empty() {
                 kept.push(pair);
                 pair_concepts.push(ids);
             }
         }
         let dropped = total - kept.len();
-        let coverage = if total == 0 { 0.0 } else { kept.len() as f64 / total as f64 };
-        Self { concepts, counts, pairs: kept, pair_concepts, dropped, coverage }
+        let coverage = if total == 0 {
+            0.0
+        } else {
+            kept.len() as f64 / total as f64
+        };
+        Self {
+            concepts,
+            counts,
+            pairs: kept,
+            pair_concepts,
+            dropped,
+            coverage,
+        }
     }
 }

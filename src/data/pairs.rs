@@ -62,7 +62,7 @@ impl LoadedPairs {
             Ok(())
         } else {
             Err(Error::Data {
-            location: location,
+                location,
                 detail: format!("{reason}; fix the record or pass --skip-bad to skip such records"),
             })
         }
@@ -73,9 +73,15 @@ fn read_text(path: &Path) -> Result<String> {
     std::fs::read_to_string(path).map_err(|source| Error::io("failed to read", path, source))
 }
 
+/// Reads and parses a JSON file, naming file, line and column on a syntax or schema error.
+pub(crate) fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
+    let text = read_text(path)?;
+    serde_json::from_str(&text).map_err(|error| json_error(path, error))
+}
+
 fn json_error(path: &Path, error: serde_json::Error) -> Error {
     Error::Data {
-            location: format!("{}:{}:{}", path.display(), error.line(), error.column()),
+        location: format!("{}:{}:{}", path.display(), error.line(), error.column()),
         detail: format!("invalid JSON for this format ({error})"),
     }
 }
@@ -107,7 +113,11 @@ fn load_tsv(path: &Path, skip_bad: bool) -> Result<LoadedPairs> {
             continue;
         }
         let Some((image, phrase)) = line.split_once('\t') else {
-            loaded.bad(skip_bad, location, "expected `image<TAB>caption`, found no tab")?;
+            loaded.bad(
+                skip_bad,
+                location,
+                "expected `image<TAB>caption`, found no tab",
+            )?;
             continue;
         };
         let (image, phrase) = (image.trim(), phrase.trim());
@@ -115,7 +125,10 @@ fn load_tsv(path: &Path, skip_bad: bool) -> Result<LoadedPairs> {
             loaded.bad(skip_bad, location, "empty image name or caption")?;
             continue;
         }
-        loaded.pairs.push(Pair { image: image.into(), phrase: phrase.into() });
+        loaded.pairs.push(Pair {
+            image: image.into(),
+            phrase: phrase.into(),
+        });
     }
     Ok(loaded)
 }
@@ -139,22 +152,31 @@ struct CocoCaption {
 }
 
 fn load_coco(path: &Path, skip_bad: bool) -> Result<LoadedPairs> {
-    let text = read_text(path)?;
-    let file: CocoCaptions = serde_json::from_str(&text).map_err(|error| json_error(path, error))?;
-    let names: std::collections::HashMap<u64, &str> =
-        file.images.iter().map(|image| (image.id, image.file_name.as_str())).collect();
+    let file: CocoCaptions = read_json(path)?;
+    let names: std::collections::HashMap<u64, &str> = file
+        .images
+        .iter()
+        .map(|image| (image.id, image.file_name.as_str()))
+        .collect();
     let mut loaded = LoadedPairs::default();
     for (index, annotation) in file.annotations.iter().enumerate() {
         let location = format!("{}: annotations[{index}]", path.display());
         let Some(name) = names.get(&annotation.image_id) else {
-            loaded.bad(skip_bad, location, &format!("image_id {} is not in `images`", annotation.image_id))?;
+            loaded.bad(
+                skip_bad,
+                location,
+                &format!("image_id {} is not in `images`", annotation.image_id),
+            )?;
             continue;
         };
         if annotation.caption.trim().is_empty() {
             loaded.bad(skip_bad, location, "empty caption")?;
             continue;
         }
-        loaded.pairs.push(Pair { image: (*name).into(), phrase: annotation.caption.trim().into() });
+        loaded.pairs.push(Pair {
+            image: (*name).into(),
+            phrase: annotation.caption.trim().into(),
+        });
     }
     Ok(loaded)
 }
@@ -162,31 +184,47 @@ fn load_coco(path: &Path, skip_bad: bool) -> Result<LoadedPairs> {
 /// One image entry of either Visual Genome file: `region_descriptions.json` has `id` and
 /// `regions`; region graphs have `regions` whose entries carry `image_id`.
 #[derive(Deserialize)]
-struct VgImage {
+pub(crate) struct VgImage {
     #[serde(default)]
-    id: Option<u64>,
+    pub(crate) id: Option<u64>,
     #[serde(default)]
-    image_id: Option<u64>,
-    regions: Vec<VgRegion>,
+    pub(crate) image_id: Option<u64>,
+    pub(crate) regions: Vec<VgRegion>,
 }
 
+/// One Visual Genome region: its phrase and box (`x`, `y`, `width`, `height` in pixels).
 #[derive(Deserialize)]
-struct VgRegion {
+pub(crate) struct VgRegion {
     #[serde(default)]
-    image_id: Option<u64>,
+    pub(crate) image_id: Option<u64>,
     #[serde(default)]
-    image: Option<u64>,
-    phrase: Option<String>,
+    pub(crate) image: Option<u64>,
+    pub(crate) phrase: Option<String>,
+    #[serde(default)]
+    pub(crate) x: Option<f64>,
+    #[serde(default)]
+    pub(crate) y: Option<f64>,
+    #[serde(default)]
+    pub(crate) width: Option<f64>,
+    #[serde(default)]
+    pub(crate) height: Option<f64>,
 }
 
 fn load_visual_genome(path: &Path, skip_bad: bool) -> Result<LoadedPairs> {
-    let text = read_text(path)?;
-    let images: Vec<VgImage> = serde_json::from_str(&text).map_err(|error| json_error(path, error))?;
+    let images: Vec<VgImage> = read_json(path)?;
     let mut loaded = LoadedPairs::default();
     for (image_index, image) in images.iter().enumerate() {
         for (region_index, region) in image.regions.iter().enumerate() {
-            let location = format!("{}: [{image_index}].regions[{region_index}]", path.display());
-            let Some(id) = region.image_id.or(region.image).or(image.id).or(image.image_id) else {
+            let location = format!(
+                "{}: [{image_index}].regions[{region_index}]",
+                path.display()
+            );
+            let Some(id) = region
+                .image_id
+                .or(region.image)
+                .or(image.id)
+                .or(image.image_id)
+            else {
                 loaded.bad(skip_bad, location, "no image_id on the region or its image")?;
                 continue;
             };
@@ -195,7 +233,10 @@ fn load_visual_genome(path: &Path, skip_bad: bool) -> Result<LoadedPairs> {
                 loaded.bad(skip_bad, location, "missing or empty phrase")?;
                 continue;
             }
-            loaded.pairs.push(Pair { image: format!("{id}.jpg"), phrase: phrase.into() });
+            loaded.pairs.push(Pair {
+                image: format!("{id}.jpg"),
+                phrase: phrase.into(),
+            });
         }
     }
     Ok(loaded)
@@ -208,11 +249,18 @@ pub fn flickr30k_phrases(line: &str) -> std::result::Result<Vec<(String, String)
     let mut rest = line;
     while let Some(start) = rest.find("[/EN#") {
         let after = &rest[start + 1..];
-        let end = after.find(']').ok_or_else(|| format!("unclosed `[` at byte {}", line.len() - rest.len() + start))?;
+        let end = after
+            .find(']')
+            .ok_or_else(|| format!("unclosed `[` at byte {}", line.len() - rest.len() + start))?;
         let inner = &after[..end];
-        let (tag, phrase) = inner.split_once(' ').ok_or_else(|| format!("entity `{inner}` has no phrase"))?;
+        let (tag, phrase) = inner
+            .split_once(' ')
+            .ok_or_else(|| format!("entity `{inner}` has no phrase"))?;
         // tag: /EN#<id>/<type>[/<type>...]
-        let types = tag.splitn(3, '/').nth(2).ok_or_else(|| format!("entity tag `{tag}` has no type"))?;
+        let types = tag
+            .splitn(3, '/')
+            .nth(2)
+            .ok_or_else(|| format!("entity tag `{tag}` has no type"))?;
         phrases.push((types.to_string(), phrase.trim().to_string()));
         rest = &after[end + 1..];
     }
@@ -233,7 +281,10 @@ fn load_flickr30k_entities(path: &Path, skip_bad: bool) -> Result<LoadedPairs> {
     };
     let mut loaded = LoadedPairs::default();
     for file in files {
-        let stem = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let stem = file
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let text = read_text(&file)?;
         for (index, line) in text.lines().enumerate() {
             let location = format!("{}:{}", file.display(), index + 1);
@@ -244,7 +295,10 @@ fn load_flickr30k_entities(path: &Path, skip_bad: bool) -> Result<LoadedPairs> {
                         if types.split('/').any(|t| t == "notvisual") || phrase.is_empty() {
                             continue;
                         }
-                        loaded.pairs.push(Pair { image: format!("{stem}.jpg"), phrase });
+                        loaded.pairs.push(Pair {
+                            image: format!("{stem}.jpg"),
+                            phrase,
+                        });
                     }
                 }
                 Err(reason) => loaded.bad(skip_bad, location, &reason)?,

@@ -6,9 +6,9 @@
 //! The batches of an epoch depend only on the seed and the epoch number, so a resumed run
 //! draws the same batches as an uninterrupted one.
 
+use rand::rngs::ChaCha8Rng;
 use rand::seq::{IndexedRandom, SliceRandom};
 use rand::{RngExt, SeedableRng};
-use rand::rngs::ChaCha8Rng;
 
 /// One training instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,7 +39,12 @@ impl ConceptSampler {
                 members[concept].push(pair);
             }
         }
-        Self { pair_concepts, members, k: k.max(1), seed }
+        Self {
+            pair_concepts,
+            members,
+            k: k.max(1),
+            seed,
+        }
     }
 
     /// Number of concept batches per epoch: enough for each pair to be used about once.
@@ -49,7 +54,8 @@ impl ConceptSampler {
 
     /// Draws the concept batches of epoch `epoch` (counted from 0).
     pub fn epoch(&self, epoch: u64) -> Vec<ConceptBatch> {
-        let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ epoch.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let mut rng =
+            ChaCha8Rng::seed_from_u64(self.seed ^ epoch.wrapping_mul(0x9E37_79B9_7F4A_7C15));
         let mut anchors: Vec<usize> = (0..self.pair_concepts.len()).collect();
         anchors.shuffle(&mut rng);
         anchors.truncate(self.batches_per_epoch());
@@ -59,7 +65,11 @@ impl ConceptSampler {
             .map(|anchor| {
                 let choices = &self.pair_concepts[anchor];
                 let concept = choices[rng.random_range(0..choices.len())];
-                let others: Vec<usize> = self.members[concept].iter().copied().filter(|&p| p != anchor).collect();
+                let others: Vec<usize> = self.members[concept]
+                    .iter()
+                    .copied()
+                    .filter(|&p| p != anchor)
+                    .collect();
                 let mut pairs = Vec::with_capacity(self.k);
                 pairs.push(anchor);
                 if others.len() >= self.k - 1 {
@@ -83,8 +93,15 @@ mod tests {
 
     /// 60 pairs over 4 concepts; pair i has concept i % 4, and every third pair also has 3.
     fn sampler(seed: u64) -> ConceptSampler {
-        let pair_concepts: Vec<Vec<usize>> =
-            (0..60).map(|i| if i % 3 == 0 { vec![i % 4, 3] } else { vec![i % 4] }).collect();
+        let pair_concepts: Vec<Vec<usize>> = (0..60)
+            .map(|i| {
+                if i % 3 == 0 {
+                    vec![i % 4, 3]
+                } else {
+                    vec![i % 4]
+                }
+            })
+            .collect();
         ConceptSampler::new(pair_concepts, 4, 5, seed)
     }
 
@@ -95,7 +112,11 @@ mod tests {
             for batch in sampler.epoch(epoch) {
                 assert_eq!(batch.pairs.len(), 5);
                 for &pair in &batch.pairs {
-                    assert!(sampler.pair_concepts[pair].contains(&batch.concept), "pair {pair} lacks concept {}", batch.concept);
+                    assert!(
+                        sampler.pair_concepts[pair].contains(&batch.concept),
+                        "pair {pair} lacks concept {}",
+                        batch.concept
+                    );
                 }
             }
         }
@@ -120,12 +141,21 @@ mod tests {
                 }
             }
         }
-        assert_eq!(seen, [0, 3].into_iter().collect(), "concepts drawn for pair 0");
+        assert_eq!(
+            seen,
+            [0, 3].into_iter().collect(),
+            "concepts drawn for pair 0"
+        );
     }
 
     #[test]
     fn rare_concepts_fill_with_repeats() {
-        let sampler = ConceptSampler::new(vec![vec![0], vec![0], vec![1], vec![1], vec![1], vec![1]], 2, 4, 0);
+        let sampler = ConceptSampler::new(
+            vec![vec![0], vec![0], vec![1], vec![1], vec![1], vec![1]],
+            2,
+            4,
+            0,
+        );
         for batch in sampler.epoch(0) {
             assert_eq!(batch.pairs.len(), 4);
         }

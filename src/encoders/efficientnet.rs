@@ -63,7 +63,13 @@ pub struct EfficientNetLite0 {
     bn_head: BatchNorm,
 }
 
-fn conv(channels: [usize; 2], kernel: usize, stride: usize, groups: usize, device: &Device) -> Conv2d {
+fn conv(
+    channels: [usize; 2],
+    kernel: usize,
+    stride: usize,
+    groups: usize,
+    device: &Device,
+) -> Conv2d {
     Conv2dConfig::new(channels, [kernel, kernel])
         .with_stride([stride, stride])
         .with_groups(groups)
@@ -73,7 +79,9 @@ fn conv(channels: [usize; 2], kernel: usize, stride: usize, groups: usize, devic
 }
 
 fn batch_norm(channels: usize, device: &Device) -> BatchNorm {
-    BatchNormConfig::new(channels).with_epsilon(BN_EPS).init(device)
+    BatchNormConfig::new(channels)
+        .with_epsilon(BN_EPS)
+        .init(device)
 }
 
 fn relu6(x: Tensor<4>) -> Tensor<4> {
@@ -86,10 +94,18 @@ impl EfficientNetLite0Config {
         let mut blocks = Vec::new();
         for (repeats, kernel, first_stride, expansion, input, output) in STAGES {
             for repeat in 0..repeats {
-                let (input, stride) = if repeat == 0 { (input, first_stride) } else { (output, 1) };
+                let (input, stride) = if repeat == 0 {
+                    (input, first_stride)
+                } else {
+                    (output, 1)
+                };
                 let hidden = input * expansion;
-                let expand = (expansion != 1)
-                    .then(|| (conv([input, hidden], 1, 1, 1, device), batch_norm(hidden, device)));
+                let expand = (expansion != 1).then(|| {
+                    (
+                        conv([input, hidden], 1, 1, 1, device),
+                        batch_norm(hidden, device),
+                    )
+                });
                 blocks.push(MbConvBlock {
                     expand,
                     depthwise: conv([hidden, hidden], kernel, stride, hidden, device),
@@ -143,10 +159,26 @@ impl EfficientNetLite0 {
             };
             blocks.push(MbConvBlock {
                 expand,
-                depthwise: weights.conv2d(&format!("{prefix}._depthwise_conv"), block.depthwise, device)?,
-                bn_depthwise: weights.batch_norm(&format!("{prefix}._bn1"), block.bn_depthwise, device)?,
-                project: weights.conv2d(&format!("{prefix}._project_conv"), block.project, device)?,
-                bn_project: weights.batch_norm(&format!("{prefix}._bn2"), block.bn_project, device)?,
+                depthwise: weights.conv2d(
+                    &format!("{prefix}._depthwise_conv"),
+                    block.depthwise,
+                    device,
+                )?,
+                bn_depthwise: weights.batch_norm(
+                    &format!("{prefix}._bn1"),
+                    block.bn_depthwise,
+                    device,
+                )?,
+                project: weights.conv2d(
+                    &format!("{prefix}._project_conv"),
+                    block.project,
+                    device,
+                )?,
+                bn_project: weights.batch_norm(
+                    &format!("{prefix}._bn2"),
+                    block.bn_project,
+                    device,
+                )?,
                 residual: block.residual,
             });
         }

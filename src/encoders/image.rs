@@ -70,7 +70,9 @@ impl ImageEncoder {
     pub fn load(kind: ImageEncoderKind, mut weights: WeightFile, device: &Device) -> Result<Self> {
         let encoder = match kind {
             ImageEncoderKind::Vgg16 => Self::Vgg16(Vgg16::load(&mut weights, device)?),
-            ImageEncoderKind::EfficientNetLite0 => Self::EfficientNetLite0(EfficientNetLite0::load(&mut weights, device)?),
+            ImageEncoderKind::EfficientNetLite0 => {
+                Self::EfficientNetLite0(EfficientNetLite0::load(&mut weights, device)?)
+            }
         };
         weights.finish()?;
         Ok(encoder)

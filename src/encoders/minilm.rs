@@ -71,7 +71,11 @@ impl MiniLmConfig {
     /// Builds the encoder with placeholder weights; use [`MiniLm::load`] for the real ones.
     pub fn init(&self, device: &Device) -> MiniLm {
         let hidden = self.hidden_size;
-        let norm = || LayerNormConfig::new(hidden).with_epsilon(self.layer_norm_eps).init(device);
+        let norm = || {
+            LayerNormConfig::new(hidden)
+                .with_epsilon(self.layer_norm_eps)
+                .init(device)
+        };
         let layers = (0..self.layers)
             .map(|_| BertLayer {
                 query: LinearConfig::new(hidden, hidden).init(device),
@@ -103,7 +107,10 @@ impl BertLayer {
         let head_dim = hidden / self.heads;
 
         // Multi-head self-attention: [batch, tokens, hidden] -> [batch, heads, tokens, head_dim].
-        let split = |t: Tensor<3>| t.reshape([batch, tokens, self.heads, head_dim]).swap_dims(1, 2);
+        let split = |t: Tensor<3>| {
+            t.reshape([batch, tokens, self.heads, head_dim])
+                .swap_dims(1, 2)
+        };
         let query = split(self.query.forward(x.clone()));
         let key = split(self.key.forward(x.clone()));
         let value = split(self.value.forward(x.clone()));
@@ -111,11 +118,14 @@ impl BertLayer {
         let context = softmax(scores, 3).matmul(value);
         // [batch, heads, tokens, head_dim] -> [batch, tokens, hidden]
         let context = context.swap_dims(1, 2).reshape([batch, tokens, hidden]);
-        let x = self.attention_norm.forward(self.attention_output.forward(context) + x);
+        let x = self
+            .attention_norm
+            .forward(self.attention_output.forward(context) + x);
 
         // Feed-forward with a residual connection.
         let hidden_states = gelu(self.intermediate.forward(x.clone()));
-        self.output_norm.forward(self.output.forward(hidden_states) + x)
+        self.output_norm
+            .forward(self.output.forward(hidden_states) + x)
     }
 }
 
@@ -127,22 +137,62 @@ impl MiniLm {
         for (index, layer) in model.layers.into_iter().enumerate() {
             let prefix = format!("encoder.layer.{index}");
             layers.push(BertLayer {
-                query: weights.linear(&format!("{prefix}.attention.self.query"), layer.query, device)?,
+                query: weights.linear(
+                    &format!("{prefix}.attention.self.query"),
+                    layer.query,
+                    device,
+                )?,
                 key: weights.linear(&format!("{prefix}.attention.self.key"), layer.key, device)?,
-                value: weights.linear(&format!("{prefix}.attention.self.value"), layer.value, device)?,
-                attention_output: weights.linear(&format!("{prefix}.attention.output.dense"), layer.attention_output, device)?,
-                attention_norm: weights.layer_norm(&format!("{prefix}.attention.output.LayerNorm"), layer.attention_norm, device)?,
-                intermediate: weights.linear(&format!("{prefix}.intermediate.dense"), layer.intermediate, device)?,
+                value: weights.linear(
+                    &format!("{prefix}.attention.self.value"),
+                    layer.value,
+                    device,
+                )?,
+                attention_output: weights.linear(
+                    &format!("{prefix}.attention.output.dense"),
+                    layer.attention_output,
+                    device,
+                )?,
+                attention_norm: weights.layer_norm(
+                    &format!("{prefix}.attention.output.LayerNorm"),
+                    layer.attention_norm,
+                    device,
+                )?,
+                intermediate: weights.linear(
+                    &format!("{prefix}.intermediate.dense"),
+                    layer.intermediate,
+                    device,
+                )?,
                 output: weights.linear(&format!("{prefix}.output.dense"), layer.output, device)?,
-                output_norm: weights.layer_norm(&format!("{prefix}.output.LayerNorm"), layer.output_norm, device)?,
+                output_norm: weights.layer_norm(
+                    &format!("{prefix}.output.LayerNorm"),
+                    layer.output_norm,
+                    device,
+                )?,
                 heads: layer.heads,
             });
         }
         let model = MiniLm {
-            word_embeddings: weights.embedding("embeddings.word_embeddings", model.word_embeddings, device)?,
-            position_embeddings: weights.embedding("embeddings.position_embeddings", model.position_embeddings, device)?,
-            token_type_embeddings: weights.embedding("embeddings.token_type_embeddings", model.token_type_embeddings, device)?,
-            embedding_norm: weights.layer_norm("embeddings.LayerNorm", model.embedding_norm, device)?,
+            word_embeddings: weights.embedding(
+                "embeddings.word_embeddings",
+                model.word_embeddings,
+                device,
+            )?,
+            position_embeddings: weights.embedding(
+                "embeddings.position_embeddings",
+                model.position_embeddings,
+                device,
+            )?,
+            token_type_embeddings: weights.embedding(
+                "embeddings.token_type_embeddings",
+                model.token_type_embeddings,
+                device,
+            )?,
+            embedding_norm: weights.layer_norm(
+                "embeddings.LayerNorm",
+                model.embedding_norm,
+                device,
+            )?,
             layers,
         };
         Ok(model.no_grad())
@@ -159,7 +209,9 @@ impl MiniLm {
         let device = token_ids.device();
 
         // Embeddings: word + position + token type (always segment 0), then layer norm.
-        let positions = Tensor::<1, Int>::arange(0..tokens as i64, &device).reshape([1, tokens]).repeat_dim(0, batch);
+        let positions = Tensor::<1, Int>::arange(0..tokens as i64, &device)
+            .reshape([1, tokens])
+            .repeat_dim(0, batch);
         let segments = Tensor::<2, Int>::zeros([batch, tokens], &device);
         let x = self.word_embeddings.forward(token_ids)
             + self.position_embeddings.forward(positions)
@@ -180,7 +232,12 @@ impl MiniLm {
         let mean = summed / counts;
 
         // L2 normalisation, guarded against a zero vector.
-        let norm = mean.clone().powi_scalar(2).sum_dim(1).sqrt().clamp_min(1e-12);
+        let norm = mean
+            .clone()
+            .powi_scalar(2)
+            .sum_dim(1)
+            .sqrt()
+            .clamp_min(1e-12);
         mean / norm
     }
 }

@@ -35,24 +35,31 @@ impl PhraseEncoder {
     /// Loads the tokenizer from `tokenizer_json` (the bytes of `tokenizer.json`) and the
     /// encoder from `weights`.
     pub fn load(tokenizer_json: &[u8], mut weights: WeightFile, device: &Device) -> Result<Self> {
-        let mut tokenizer = Tokenizer::from_bytes(tokenizer_json).map_err(|error| Error::Weights {
-            file: "tokenizer.json".into(),
-            detail: format!("not a readable tokenizer ({error})"),
-            fix: REGENERATE_HINT,
-        })?;
+        let mut tokenizer =
+            Tokenizer::from_bytes(tokenizer_json).map_err(|error| Error::Weights {
+                file: "tokenizer.json".into(),
+                detail: format!("not a readable tokenizer ({error})"),
+                fix: REGENERATE_HINT,
+            })?;
         // The file pads every phrase to 128 tokens and truncates silently; this encoder pads
         // per batch and truncates with a warning instead.
         tokenizer.with_padding(None);
-        tokenizer.with_truncation(None).map_err(|error| Error::Weights {
-            file: "tokenizer.json".into(),
-            detail: format!("cannot disable truncation ({error})"),
-            fix: REGENERATE_HINT,
-        })?;
+        tokenizer
+            .with_truncation(None)
+            .map_err(|error| Error::Weights {
+                file: "tokenizer.json".into(),
+                detail: format!("cannot disable truncation ({error})"),
+                fix: REGENERATE_HINT,
+            })?;
 
         let config = MiniLmConfig::new();
         let model = MiniLm::load(&config, &mut weights, device)?;
         weights.finish()?;
-        Ok(Self { tokenizer, model, dim: config.hidden_size })
+        Ok(Self {
+            tokenizer,
+            model,
+            dim: config.hidden_size,
+        })
     }
 
     /// Tokenizes one phrase into WordPiece ids with `[CLS]` and `[SEP]`, truncated to
@@ -61,19 +68,25 @@ impl PhraseEncoder {
         if phrase.trim().is_empty() {
             return Err(Error::Phrase {
                 phrase: phrase.into(),
-                detail: "the phrase is empty or only whitespace; type a few words such as \"a red car\"".into(),
+                detail:
+                    "the phrase is empty or only whitespace; type a few words such as \"a red car\""
+                        .into(),
             });
         }
-        let encoding = self.tokenizer.encode(phrase, true).map_err(|error| Error::Phrase {
-            phrase: phrase.into(),
-            detail: format!("the tokenizer failed ({error})"),
-        })?;
+        let encoding = self
+            .tokenizer
+            .encode(phrase, true)
+            .map_err(|error| Error::Phrase {
+                phrase: phrase.into(),
+                detail: format!("the tokenizer failed ({error})"),
+            })?;
         let mut ids = encoding.get_ids().to_vec();
         let full_length = ids.len();
         if ids.len() <= 2 {
             return Err(Error::Phrase {
                 phrase: phrase.into(),
-                detail: "the phrase has no tokens the encoder can read (only control characters?)".into(),
+                detail: "the phrase has no tokens the encoder can read (only control characters?)"
+                    .into(),
             });
         }
         if ids.len() > MAX_TOKENS {
@@ -88,7 +101,10 @@ impl PhraseEncoder {
     /// Encodes phrases into unit-length embeddings, `[phrases, 384]`.
     pub fn encode<S: AsRef<str>>(&self, phrases: &[S], device: &Device) -> Result<EncodedPhrases> {
         if phrases.is_empty() {
-            return Err(Error::Phrase { phrase: String::new(), detail: "no phrase was given".into() });
+            return Err(Error::Phrase {
+                phrase: String::new(),
+                detail: "no phrase was given".into(),
+            });
         }
         let mut sequences = Vec::with_capacity(phrases.len());
         let mut truncated = Vec::new();
@@ -115,6 +131,9 @@ impl PhraseEncoder {
         let mask = Tensor::<2>::from_data(TensorData::new(mask, [batch, tokens]), device);
 
         let embeddings = self.model.forward(ids, mask);
-        Ok(EncodedPhrases { embeddings, truncated })
+        Ok(EncodedPhrases {
+            embeddings,
+            truncated,
+        })
     }
 }

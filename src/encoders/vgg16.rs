@@ -69,7 +69,11 @@ impl Vgg16 {
         for (block, (_, count)) in BLOCKS.iter().enumerate() {
             for conv in 0..*count {
                 let layer = model.convs[index].clone();
-                convs.push(weights.conv2d(&format!("block{}_conv{}", block + 1, conv + 1), layer, device)?);
+                convs.push(weights.conv2d(
+                    &format!("block{}_conv{}", block + 1, conv + 1),
+                    layer,
+                    device,
+                )?);
                 index += 1;
             }
         }

@@ -58,15 +58,19 @@ pub struct BoxReport {
 
 /// Reads a `phrase-boxes/1` file, clipping boxes to their photos and reporting empty ones.
 pub fn load_phrase_boxes(path: &Path) -> Result<(PhraseBoxes, BoxReport)> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::io("failed to read", path, source))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|source| Error::io("failed to read", path, source))?;
     let mut data: PhraseBoxes = serde_json::from_str(&text).map_err(|error| Error::Data {
-            location: format!("{}:{}:{}", path.display(), error.line(), error.column()),
+        location: format!("{}:{}:{}", path.display(), error.line(), error.column()),
         detail: format!("not a {PHRASE_BOXES_FORMAT} file ({error})"),
     })?;
     if data.format != PHRASE_BOXES_FORMAT {
         return Err(Error::Data {
             location: path.display().to_string(),
-            detail: format!("format is {:?}, expected {PHRASE_BOXES_FORMAT:?}", data.format),
+            detail: format!(
+                "format is {:?}, expected {PHRASE_BOXES_FORMAT:?}",
+                data.format
+            ),
         });
     }
     let report = repair_boxes(&mut data);
@@ -80,13 +84,20 @@ pub fn repair_boxes(data: &mut PhraseBoxes) -> BoxReport {
         let (width, height) = (f64::from(image.width), f64::from(image.height));
         for phrase in &mut image.phrases {
             for bounds in &mut phrase.boxes {
-                let clipped = [bounds[0].clamp(0.0, width), bounds[1].clamp(0.0, height), bounds[2].clamp(0.0, width), bounds[3].clamp(0.0, height)];
+                let clipped = [
+                    bounds[0].clamp(0.0, width),
+                    bounds[1].clamp(0.0, height),
+                    bounds[2].clamp(0.0, width),
+                    bounds[3].clamp(0.0, height),
+                ];
                 if clipped != *bounds {
                     report.clipped += 1;
                     *bounds = clipped;
                 }
                 if bounds[2] <= bounds[0] || bounds[3] <= bounds[1] {
-                    report.zero_area.push(format!("{}: {}", image.file, phrase.phrase));
+                    report
+                        .zero_area
+                        .push(format!("{}: {}", image.file, phrase.phrase));
                 }
             }
         }

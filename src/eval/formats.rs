@@ -8,27 +8,8 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::boxes::{BenchmarkImage, BenchmarkPhrase, PHRASE_BOXES_FORMAT, PhraseBoxes};
+use crate::data::pairs::{VgImage, read_json};
 use crate::error::{Error, Result};
-
-#[derive(Deserialize)]
-struct VgImage {
-    #[serde(default)]
-    id: Option<u64>,
-    #[serde(default)]
-    image_id: Option<u64>,
-    regions: Vec<VgRegion>,
-}
-
-#[derive(Deserialize)]
-struct VgRegion {
-    #[serde(default)]
-    image_id: Option<u64>,
-    phrase: Option<String>,
-    x: f64,
-    y: f64,
-    width: f64,
-    height: f64,
-}
 
 #[derive(Deserialize)]
 struct VgImageData {
@@ -38,17 +19,14 @@ struct VgImageData {
     height: u32,
 }
 
-fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::io("failed to read", path, source))?;
-    serde_json::from_str(&text).map_err(|error| Error::Data {
-            location: format!("{}:{}:{}", path.display(), error.line(), error.column()),
-        detail: format!("invalid JSON for this format ({error})"),
-    })
-}
-
 /// Size of a photo from its header, without decoding pixels.
 fn photo_size(path: &Path) -> Option<(u32, u32)> {
-    image::ImageReader::open(path).ok()?.with_guessed_format().ok()?.into_dimensions().ok()
+    image::ImageReader::open(path)
+        .ok()?
+        .with_guessed_format()
+        .ok()?
+        .into_dimensions()
+        .ok()
 }
 
 /// Reads Visual Genome regions (`region_descriptions.json` or region graphs) as a benchmark.
@@ -59,7 +37,9 @@ pub fn load_visual_genome(path: &Path, images: &Path) -> Result<(PhraseBoxes, Ve
     let image_data = path.with_file_name("image_data.json");
     let sizes: HashMap<u64, (u32, u32)> = if image_data.exists() {
         let data: Vec<VgImageData> = read_json(&image_data)?;
-        data.into_iter().map(|image| (image.id, (image.width, image.height))).collect()
+        data.into_iter()
+            .map(|image| (image.id, (image.width, image.height)))
+            .collect()
     } else {
         HashMap::new()
     };
@@ -68,10 +48,29 @@ pub fn load_visual_genome(path: &Path, images: &Path) -> Result<(PhraseBoxes, Ve
     let mut index: HashMap<u64, usize> = HashMap::new();
     for (entry_index, entry) in entries.iter().enumerate() {
         for (region_index, region) in entry.regions.iter().enumerate() {
-            let id = region.image_id.or(entry.id).or(entry.image_id).ok_or_else(|| Error::Data {
-            location: format!("{}: [{entry_index}].regions[{region_index}]", path.display()),
-                detail: "no image_id on the region or its image".into(),
-            })?;
+            let location = || {
+                format!(
+                    "{}: [{entry_index}].regions[{region_index}]",
+                    path.display()
+                )
+            };
+            let id = region
+                .image_id
+                .or(region.image)
+                .or(entry.id)
+                .or(entry.image_id)
+                .ok_or_else(|| Error::Data {
+                    location: location(),
+                    detail: "no image_id on the region or its image".into(),
+                })?;
+            let (Some(x), Some(y), Some(width), Some(height)) =
+                (region.x, region.y, region.width, region.height)
+            else {
+                return Err(Error::Data {
+                    location: location(),
+                    detail: "the region has no x, y, width and height".into(),
+                });
+            };
             let phrase = region.phrase.as_deref().map(str::trim).unwrap_or_default();
             if phrase.is_empty() {
                 continue;
@@ -82,7 +81,7 @@ pub fn load_visual_genome(path: &Path, images: &Path) -> Result<(PhraseBoxes, Ve
             });
             by_image[slot].1.push(BenchmarkPhrase {
                 phrase: phrase.to_string(),
-                boxes: vec![[region.x, region.y, region.x + region.width, region.y + region.height]],
+                boxes: vec![[x, y, x + width, y + height]],
             });
         }
     }
@@ -91,13 +90,29 @@ pub fn load_visual_genome(path: &Path, images: &Path) -> Result<(PhraseBoxes, Ve
     let mut images_out = Vec::new();
     for (id, phrases) in by_image {
         let file = format!("{id}.jpg");
-        let size = sizes.get(&id).copied().or_else(|| photo_size(&images.join(&file)));
+        let size = sizes
+            .get(&id)
+            .copied()
+            .or_else(|| photo_size(&images.join(&file)));
         match size {
-            Some((width, height)) => images_out.push(BenchmarkImage { file, width, height, phrases }),
-            None => missing.push(format!("{file} (not found, and no image_data.json gives its size)")),
+            Some((width, height)) => images_out.push(BenchmarkImage {
+                file,
+                width,
+                height,
+                phrases,
+            }),
+            None => missing.push(format!(
+                "{file} (not found, and no image_data.json gives its size)"
+            )),
         }
     }
-    Ok((PhraseBoxes { format: PHRASE_BOXES_FORMAT.into(), images: images_out }, missing))
+    Ok((
+        PhraseBoxes {
+            format: PHRASE_BOXES_FORMAT.into(),
+            images: images_out,
+        },
+        missing,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -134,31 +149,56 @@ struct CocoCategory {
 // TODO: score against the instances' polygon and RLE masks (`--target mask`), not only boxes.
 pub fn load_coco_instances(path: &Path) -> Result<PhraseBoxes> {
     let file: CocoInstances = read_json(path)?;
-    let names: HashMap<u64, &str> = file.categories.iter().map(|c| (c.id, c.name.as_str())).collect();
+    let names: HashMap<u64, &str> = file
+        .categories
+        .iter()
+        .map(|c| (c.id, c.name.as_str()))
+        .collect();
     let mut images: Vec<BenchmarkImage> = file
         .images
         .iter()
-        .map(|image| BenchmarkImage { file: image.file_name.clone(), width: image.width, height: image.height, phrases: Vec::new() })
+        .map(|image| BenchmarkImage {
+            file: image.file_name.clone(),
+            width: image.width,
+            height: image.height,
+            phrases: Vec::new(),
+        })
         .collect();
-    let index: HashMap<u64, usize> = file.images.iter().enumerate().map(|(i, image)| (image.id, i)).collect();
+    let index: HashMap<u64, usize> = file
+        .images
+        .iter()
+        .enumerate()
+        .map(|(i, image)| (image.id, i))
+        .collect();
     for (position, instance) in file.annotations.iter().enumerate() {
         let location = || format!("{}: annotations[{position}]", path.display());
         let &slot = index.get(&instance.image_id).ok_or_else(|| Error::Data {
             location: location(),
             detail: format!("image_id {} is not in `images`", instance.image_id),
         })?;
-        let name = names.get(&instance.category_id).ok_or_else(|| Error::Data {
-            location: location(),
-            detail: format!("category_id {} is not in `categories`", instance.category_id),
-        })?;
+        let name = names
+            .get(&instance.category_id)
+            .ok_or_else(|| Error::Data {
+                location: location(),
+                detail: format!(
+                    "category_id {} is not in `categories`",
+                    instance.category_id
+                ),
+            })?;
         let [x, y, width, height] = instance.bbox;
         let bounds = [x, y, x + width, y + height];
         let phrases = &mut images[slot].phrases;
         match phrases.iter_mut().find(|phrase| phrase.phrase == *name) {
             Some(phrase) => phrase.boxes.push(bounds),
-            None => phrases.push(BenchmarkPhrase { phrase: (*name).to_string(), boxes: vec![bounds] }),
+            None => phrases.push(BenchmarkPhrase {
+                phrase: (*name).to_string(),
+                boxes: vec![bounds],
+            }),
         }
     }
     images.retain(|image| !image.phrases.is_empty());
-    Ok(PhraseBoxes { format: PHRASE_BOXES_FORMAT.into(), images })
+    Ok(PhraseBoxes {
+        format: PHRASE_BOXES_FORMAT.into(),
+        images,
+    })
 }

@@ -9,4 +9,6 @@ pub mod report;
 pub mod run;
 
 pub use boxes::{BenchmarkImage, BenchmarkPhrase, BoxReport, PhraseBoxes, load_phrase_boxes};
-pub use pointing::{BoxXyxy, Method, Protocol, center_point, channel_mean, in_box, is_hit, map_point};
+pub use pointing::{
+    BoxXyxy, Method, Protocol, center_point, channel_mean, in_box, is_hit, map_point,
+};

@@ -72,7 +72,8 @@ pub fn channel_mean(features: &[f32]) -> Vec<f32> {
             *cell += value;
         }
     }
-    map.iter_mut().for_each(|cell| *cell /= channels.max(1) as f32);
+    map.iter_mut()
+        .for_each(|cell| *cell /= channels.max(1) as f32);
     map
 }
 

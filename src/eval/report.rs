@@ -63,7 +63,11 @@ pub struct ReportSummary {
 pub fn head_noun(tagger: &Tagger, phrase: &str) -> String {
     nouns(tagger, phrase)
         .pop()
-        .or_else(|| crate::text::words(phrase).pop().map(|word| word.to_lowercase()))
+        .or_else(|| {
+            crate::text::words(phrase)
+                .pop()
+                .map(|word| word.to_lowercase())
+        })
         .unwrap_or_else(|| "(none)".into())
 }
 
@@ -80,14 +84,20 @@ pub fn pearson(x: &[f64], y: &[f64]) -> f64 {
         var_x += (a - mean_x).powi(2);
         var_y += (b - mean_y).powi(2);
     }
-    if var_x == 0.0 || var_y == 0.0 { 0.0 } else { covariance / (var_x * var_y).sqrt() }
+    if var_x == 0.0 || var_y == 0.0 {
+        0.0
+    } else {
+        covariance / (var_x * var_y).sqrt()
+    }
 }
 
 /// Groups outcomes by head noun, most frequent first.
 pub fn per_concept(tagger: &Tagger, outcomes: &[PhraseOutcome]) -> Vec<ConceptRow> {
     let mut groups: BTreeMap<String, (usize, usize, f64)> = BTreeMap::new();
     for outcome in outcomes {
-        let entry = groups.entry(head_noun(tagger, &outcome.phrase)).or_default();
+        let entry = groups
+            .entry(head_noun(tagger, &outcome.phrase))
+            .or_default();
         entry.0 += 1;
         entry.1 += usize::from(outcome.hit);
         entry.2 += outcome.box_area;
@@ -155,28 +165,48 @@ fn bar_chart(title: &str, rows: &[(String, f64)]) -> String {
 }
 
 fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 fn csv_field(text: &str) -> String {
-    if text.contains([',', '"', '\n']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text.to_string() }
+    if text.contains([',', '"', '\n']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_string()
+    }
 }
 
 /// Writes `per_concept.csv`, `box_area.csv`, their SVG charts, `phrases.csv` and
 /// `summary.json` into `dir`.
 pub fn write_report(dir: &Path, tagger: &Tagger, result: &EvalResult) -> Result<ReportSummary> {
-    std::fs::create_dir_all(dir).map_err(|source| crate::Error::io("failed to create", dir, source))?;
+    std::fs::create_dir_all(dir)
+        .map_err(|source| crate::Error::io("failed to create", dir, source))?;
     let concepts = per_concept(tagger, &result.outcomes);
     let areas = by_box_area(&result.outcomes);
 
     let mut csv = String::from("concept,phrases,hits,accuracy_percent,mean_box_area\n");
     for row in &concepts {
-        let _ = writeln!(csv, "{},{},{},{:.2},{:.4}", csv_field(&row.concept), row.total, row.hits, row.accuracy, row.mean_box_area);
+        let _ = writeln!(
+            csv,
+            "{},{},{},{:.2},{:.4}",
+            csv_field(&row.concept),
+            row.total,
+            row.hits,
+            row.accuracy,
+            row.mean_box_area
+        );
     }
     write_atomic(&dir.join("per_concept.csv"), csv.as_bytes())?;
     let mut csv = String::from("box_area_from,box_area_to,phrases,hits,accuracy_percent\n");
     for row in &areas {
-        let _ = writeln!(csv, "{:.4},{:.4},{},{},{:.2}", row.from, row.to, row.total, row.hits, row.accuracy);
+        let _ = writeln!(
+            csv,
+            "{:.4},{:.4},{},{},{:.2}",
+            row.from, row.to, row.total, row.hits, row.accuracy
+        );
     }
     write_atomic(&dir.join("box_area.csv"), csv.as_bytes())?;
     let mut csv = String::from("file,phrase,hit,point_x,point_y,box_area\n");
@@ -195,26 +225,52 @@ pub fn write_report(dir: &Path, tagger: &Tagger, result: &EvalResult) -> Result<
     write_atomic(&dir.join("phrases.csv"), csv.as_bytes())?;
 
     let method = format!("{:?}", result.method).to_lowercase();
-    let chart: Vec<(String, f64)> =
-        concepts.iter().take(CHART_CONCEPTS).map(|row| (format!("{} ({})", row.concept, row.total), row.accuracy)).collect();
-    write_atomic(&dir.join("per_concept.svg"), bar_chart(&format!("Pointing accuracy per concept, {method}"), &chart).as_bytes())?;
-    let chart: Vec<(String, f64)> =
-        areas.iter().map(|row| (format!("{:.1}-{:.1}% of photo", row.from * 100.0, row.to * 100.0), row.accuracy)).collect();
-    write_atomic(&dir.join("box_area.svg"), bar_chart(&format!("Pointing accuracy by box area, {method}"), &chart).as_bytes())?;
+    let chart: Vec<(String, f64)> = concepts
+        .iter()
+        .take(CHART_CONCEPTS)
+        .map(|row| (format!("{} ({})", row.concept, row.total), row.accuracy))
+        .collect();
+    write_atomic(
+        &dir.join("per_concept.svg"),
+        bar_chart(&format!("Pointing accuracy per concept, {method}"), &chart).as_bytes(),
+    )?;
+    let chart: Vec<(String, f64)> = areas
+        .iter()
+        .map(|row| {
+            (
+                format!("{:.1}-{:.1}% of photo", row.from * 100.0, row.to * 100.0),
+                row.accuracy,
+            )
+        })
+        .collect();
+    write_atomic(
+        &dir.join("box_area.svg"),
+        bar_chart(&format!("Pointing accuracy by box area, {method}"), &chart).as_bytes(),
+    )?;
 
     let area: Vec<f64> = result.outcomes.iter().map(|o| o.box_area).collect();
-    let hit: Vec<f64> = result.outcomes.iter().map(|o| f64::from(u8::from(o.hit))).collect();
+    let hit: Vec<f64> = result
+        .outcomes
+        .iter()
+        .map(|o| f64::from(u8::from(o.hit)))
+        .collect();
     let frequent: Vec<&ConceptRow> = concepts.iter().filter(|row| row.total >= 5).collect();
     let summary = ReportSummary {
         area_hit_correlation: pearson(&area, &hit),
         concept_area_accuracy_correlation: pearson(
-            &frequent.iter().map(|row| row.mean_box_area).collect::<Vec<_>>(),
+            &frequent
+                .iter()
+                .map(|row| row.mean_box_area)
+                .collect::<Vec<_>>(),
             &frequent.iter().map(|row| row.accuracy).collect::<Vec<_>>(),
         ),
         concepts: concepts.len(),
     };
     let json = serde_json::json!({ "result": result, "analysis": &summary });
-    let text = serde_json::to_vec_pretty(&json).map_err(|error| crate::Error::Config { name: "summary.json".into(), detail: error.to_string() })?;
+    let text = serde_json::to_vec_pretty(&json).map_err(|error| crate::Error::Config {
+        name: "summary.json".into(),
+        detail: error.to_string(),
+    })?;
     write_atomic(&dir.join("summary.json"), &text)?;
     Ok(summary)
 }

@@ -98,10 +98,17 @@ pub fn wilson_interval(hits: usize, total: usize) -> [f64; 2] {
     if total == 0 {
         return [0.0, 0.0];
     }
-    let (n, p, z) = (total as f64, hits as f64 / total as f64, 1.959_963_984_540_054);
+    let (n, p, z) = (
+        total as f64,
+        hits as f64 / total as f64,
+        1.959_963_984_540_054,
+    );
     let centre = (p + z * z / (2.0 * n)) / (1.0 + z * z / n);
     let half = z * (p * (1.0 - p) / n + z * z / (4.0 * n * n)).sqrt() / (1.0 + z * z / n);
-    [100.0 * (centre - half).max(0.0), 100.0 * (centre + half).min(1.0)]
+    [
+        100.0 * (centre - half).max(0.0),
+        100.0 * (centre + half).min(1.0),
+    ]
 }
 
 fn needs_photos(method: Method) -> bool {
@@ -125,24 +132,51 @@ pub fn evaluate(
     let mut photos = FeatureTable::default();
     let mut missing_image_names = unsized_photos;
     if needs_photos(options.method) {
-        let loaded = Grounder::from_dir(&options.weights, options.encoder, options.head.as_deref(), &device)?;
+        let loaded = Grounder::from_dir(
+            &options.weights,
+            options.encoder,
+            options.head.as_deref(),
+            &device,
+        )?;
         if options.method == Method::Model && !loaded.head_file.trained {
-            progress.note("warning: the head is untrained (random weights); pass --head with a trained one");
+            progress.note(
+                "warning: the head is untrained (random weights); pass --head with a trained one",
+            );
         }
         let names: Vec<String> = data.images.iter().map(|image| image.file.clone()).collect();
         progress.start(&format!("{} features", options.encoder), names.len());
-        let (table, unusable) =
-            photo_features(&loaded.image_encoder, &options.images, &names, &cache, &device, &mut |done| progress.set(done))?;
+        let (table, unusable) = photo_features(
+            &loaded.image_encoder,
+            &options.images,
+            &names,
+            &cache,
+            &device,
+            &mut |done| progress.set(done),
+        )?;
         progress.finish();
         photos = table;
-        missing_image_names.extend(unusable.iter().map(|u| format!("{} ({})", u.name, u.reason)));
+        missing_image_names.extend(
+            unusable
+                .iter()
+                .map(|u| format!("{} ({})", u.name, u.reason)),
+        );
         grounder = Some(loaded);
     }
     let mut phrases = FeatureTable::default();
     if let (Method::Model, Some(grounder)) = (options.method, &grounder) {
-        let texts: Vec<String> = data.images.iter().flat_map(|image| image.phrases.iter().map(|p| p.phrase.clone())).collect();
+        let texts: Vec<String> = data
+            .images
+            .iter()
+            .flat_map(|image| image.phrases.iter().map(|p| p.phrase.clone()))
+            .collect();
         progress.start("phrase features", texts.len());
-        phrases = phrase_features(&grounder.phrase_encoder, &texts, &cache, &device, &mut |done| progress.set(done))?;
+        phrases = phrase_features(
+            &grounder.phrase_encoder,
+            &texts,
+            &cache,
+            &device,
+            &mut |done| progress.set(done),
+        )?;
         progress.finish();
     }
 
@@ -164,9 +198,14 @@ pub fn evaluate(
             (Method::Model, Some(grounder), Some(features)) => {
                 let texts: Vec<&str> = image.phrases.iter().map(|p| p.phrase.as_str()).collect();
                 let channels = photos.dim / (GRID * GRID);
-                let image_map = Tensor::<4>::from_data(TensorData::new(features.to_vec(), [1, channels, GRID, GRID]), &device);
+                let image_map = Tensor::<4>::from_data(
+                    TensorData::new(features.to_vec(), [1, channels, GRID, GRID]),
+                    &device,
+                );
                 let maps = grounder.heatmaps(image_map, phrases.stack(&texts, &device));
-                maps.into_data().try_into_vec::<f32>().map_err(|error| Error::Readback(format!("{error:?}")))?
+                maps.into_data()
+                    .try_into_vec::<f32>()
+                    .map_err(|error| Error::Readback(format!("{error:?}")))?
             }
             _ => Vec::new(),
         };
@@ -183,15 +222,29 @@ pub fn evaluate(
                 continue;
             }
             let point = match options.method {
-                Method::Model => map_point(&model_maps[phrase_index * 49..(phrase_index + 1) * 49], width, height, options.protocol),
-                Method::Visual => map_point(&channel_mean(features.unwrap_or_default()), width, height, options.protocol),
+                Method::Model => map_point(
+                    &model_maps[phrase_index * 49..(phrase_index + 1) * 49],
+                    width,
+                    height,
+                    options.protocol,
+                ),
+                Method::Visual => map_point(
+                    &channel_mean(features.unwrap_or_default()),
+                    width,
+                    height,
+                    options.protocol,
+                ),
                 Method::Center => center_point(width, height),
                 Method::Random => {
                     let cell = rng.random_range(0..GRID * GRID);
                     cell_center([cell / GRID, cell % GRID], width, height)
                 }
             };
-            let box_area = boxes.iter().map(|b| (b[2] - b[0]) * (b[3] - b[1])).fold(0.0, f64::max) / area;
+            let box_area = boxes
+                .iter()
+                .map(|b| (b[2] - b[0]) * (b[3] - b[1]))
+                .fold(0.0, f64::max)
+                / area;
             outcomes.push(PhraseOutcome {
                 file: image.file.clone(),
                 phrase: phrase.phrase.clone(),
@@ -211,7 +264,11 @@ pub fn evaluate(
         tolerance: options.tolerance,
         min_box_area: options.min_box_area,
         encoder: needs_photos(options.method).then_some(options.encoder),
-        accuracy: if total == 0 { 0.0 } else { 100.0 * hits as f64 / total as f64 },
+        accuracy: if total == 0 {
+            0.0
+        } else {
+            100.0 * hits as f64 / total as f64
+        },
         confidence_95: wilson_interval(hits, total),
         hits,
         total,

@@ -54,12 +54,20 @@ pub struct AttentionOutput {
 impl AttentionConfig {
     /// Checks the configuration, with a message naming the bad field.
     pub fn validate(&self) -> Result<()> {
-        let invalid = |detail: String| Err(Error::Config { name: "attention".into(), detail });
+        let invalid = |detail: String| {
+            Err(Error::Config {
+                name: "attention".into(),
+                detail,
+            })
+        };
         if self.image_channels == 0 || self.phrase_dim == 0 {
             return invalid("image_channels and phrase_dim must be positive".into());
         }
         if self.layers.last() != Some(&1) || self.layers.contains(&0) {
-            return invalid(format!("layers must be positive and end with 1, found {:?}", self.layers));
+            return invalid(format!(
+                "layers must be positive and end with 1, found {:?}",
+                self.layers
+            ));
         }
         Ok(())
     }
@@ -87,8 +95,12 @@ impl AttentionConfig {
             }
         }
         Attention {
-            image_norm: BatchNormConfig::new(self.image_channels).with_epsilon(self.batch_norm_eps).init(device),
-            phrase_norm: BatchNormConfig::new(self.phrase_dim).with_epsilon(self.batch_norm_eps).init(device),
+            image_norm: BatchNormConfig::new(self.image_channels)
+                .with_epsilon(self.batch_norm_eps)
+                .init(device),
+            phrase_norm: BatchNormConfig::new(self.phrase_dim)
+                .with_epsilon(self.batch_norm_eps)
+                .init(device),
             convs,
             relu_on_scores: self.relu_on_scores,
         }
@@ -118,7 +130,10 @@ impl Attention {
         let image_weight = weight.clone().slice([0..hidden, 0..channels]);
         let phrase_weight = weight.slice([0..hidden, channels..hidden_input(&self.convs[0])]);
         // [batch, m, h, w] -> [batch, regions, m]
-        let regions_first = image.clone().reshape([batch, channels, regions]).swap_dims(1, 2);
+        let regions_first = image
+            .clone()
+            .reshape([batch, channels, regions])
+            .swap_dims(1, 2);
         let phrase_term = phrase.matmul(phrase_weight.transpose()) + bias.unsqueeze_dim::<2>(0);
         let mut x = regions_first.matmul(image_weight.transpose().unsqueeze_dim::<3>(0))
             + phrase_term.unsqueeze_dim::<3>(1);
@@ -128,7 +143,8 @@ impl Attention {
         for (index, conv) in self.convs.iter().enumerate() {
             if index > 0 {
                 let (weight, bias) = conv_matrix(conv);
-                x = x.matmul(weight.transpose().unsqueeze_dim::<3>(0)) + bias.unsqueeze_dims::<3>(&[0, 1]);
+                x = x.matmul(weight.transpose().unsqueeze_dim::<3>(0))
+                    + bias.unsqueeze_dims::<3>(&[0, 1]);
             }
             if index < last || self.relu_on_scores {
                 x = relu(x);
@@ -166,10 +182,13 @@ mod tests {
     /// normalised image value, so the softmax can be checked by hand.
     fn probe(relu_on_scores: bool) -> Attention {
         let device = Device::flex();
-        let config = AttentionConfig::new(1, 1).with_layers(vec![1]).with_relu_on_scores(relu_on_scores);
+        let config = AttentionConfig::new(1, 1)
+            .with_layers(vec![1])
+            .with_relu_on_scores(relu_on_scores);
         let mut attention = config.init(&device);
         let conv = &mut attention.convs[0];
-        conv.weight = Param::from_tensor(Tensor::<1>::from_floats([1.0, 0.0], &device).reshape([1, 2, 1, 1]));
+        conv.weight =
+            Param::from_tensor(Tensor::<1>::from_floats([1.0, 0.0], &device).reshape([1, 2, 1, 1]));
         conv.bias = Some(Param::from_tensor(Tensor::<1>::zeros([1], &device)));
         attention
     }
@@ -184,7 +203,12 @@ mod tests {
 
     fn weights(attention: &Attention) -> Vec<f32> {
         let phrase = Tensor::<2>::from_floats([[0.7]], &Device::flex());
-        attention.forward(image(), phrase).weights.into_data().try_into_vec().unwrap()
+        attention
+            .forward(image(), phrase)
+            .weights
+            .into_data()
+            .try_into_vec()
+            .unwrap()
     }
 
     #[test]
@@ -194,7 +218,11 @@ mod tests {
         let weights = weights(&probe(true));
         let scale = 1.0 / (1.0f32 + 1e-5).sqrt();
         let peak = 3f32.powf(scale);
-        let expected = [peak / (peak + 48.0), 1.0 / (peak + 48.0), 1.0 / (peak + 48.0)];
+        let expected = [
+            peak / (peak + 48.0),
+            1.0 / (peak + 48.0),
+            1.0 / (peak + 48.0),
+        ];
         for (index, expected) in expected.iter().enumerate() {
             assert!(
                 (weights[index] - expected).abs() < 1e-6,
@@ -203,7 +231,10 @@ mod tests {
             );
         }
         let total: f32 = weights.iter().sum();
-        assert!((total - 1.0).abs() < 1e-5, "weights sum to {total}, expected 1 within 1e-5");
+        assert!(
+            (total - 1.0).abs() < 1e-5,
+            "weights sum to {total}, expected 1 within 1e-5"
+        );
     }
 
     #[test]
@@ -212,8 +243,18 @@ mod tests {
         let scale = 1.0 / (1.0f32 + 1e-5).sqrt();
         let (peak, low) = (3f32.powf(scale), (-5.0 * scale).exp());
         let total = peak + low + 47.0;
-        assert!((weights[0] - peak / total).abs() < 1e-6, "region 0: {} vs {}", weights[0], peak / total);
-        assert!((weights[1] - low / total).abs() < 1e-6, "region 1: {} vs {}", weights[1], low / total);
+        assert!(
+            (weights[0] - peak / total).abs() < 1e-6,
+            "region 0: {} vs {}",
+            weights[0],
+            peak / total
+        );
+        assert!(
+            (weights[1] - low / total).abs() < 1e-6,
+            "region 1: {} vs {}",
+            weights[1],
+            low / total
+        );
     }
 
     #[test]

@@ -51,8 +51,10 @@ pub struct ConceptLogits {
 impl ConceptDecoderConfig {
     /// Builds the decoder with freshly initialised weights.
     pub fn init(&self, device: &Device) -> ConceptDecoder {
-        let reduce = || Conv2dConfig::new([self.image_channels, self.reduced_channels], [1, 1]).init(device);
-        let classifier = || LinearConfig::new(self.reduced_channels * self.regions, self.concepts).init(device);
+        let reduce =
+            || Conv2dConfig::new([self.image_channels, self.reduced_channels], [1, 1]).init(device);
+        let classifier =
+            || LinearConfig::new(self.reduced_channels * self.regions, self.concepts).init(device);
         ConceptDecoder {
             independent_reduce: reduce(),
             independent_classifier: classifier(),
@@ -94,10 +96,14 @@ impl ConceptDecoder {
 
         // Common branch: the k attended maps summed, [batches, m, height * width].
         let summed = attended.sum_dim(1).reshape([batches, channels, regions]);
-        let flat = reduce(&self.common_reduce, summed).reshape([batches, reduced_channels * regions]);
+        let flat =
+            reduce(&self.common_reduce, summed).reshape([batches, reduced_channels * regions]);
         let common = self.common_classifier.forward(flat);
 
-        ConceptLogits { common, independent }
+        ConceptLogits {
+            common,
+            independent,
+        }
     }
 }
 
@@ -110,12 +116,20 @@ mod tests {
     /// classifier maps s to [s, 0.5 - s], so every logit can be checked by hand.
     fn probe() -> ConceptDecoder {
         let device = Device::flex();
-        let mut decoder = ConceptDecoderConfig::new(2, 2).with_reduced_channels(1).with_regions(1).init(&device);
+        let mut decoder = ConceptDecoderConfig::new(2, 2)
+            .with_reduced_channels(1)
+            .with_regions(1)
+            .init(&device);
         for conv in [&mut decoder.independent_reduce, &mut decoder.common_reduce] {
-            conv.weight = Param::from_tensor(Tensor::<1>::from_floats([1.0, 1.0], &device).reshape([1, 2, 1, 1]));
+            conv.weight = Param::from_tensor(
+                Tensor::<1>::from_floats([1.0, 1.0], &device).reshape([1, 2, 1, 1]),
+            );
             conv.bias = Some(Param::from_tensor(Tensor::zeros([1], &device)));
         }
-        for linear in [&mut decoder.independent_classifier, &mut decoder.common_classifier] {
+        for linear in [
+            &mut decoder.independent_classifier,
+            &mut decoder.common_classifier,
+        ] {
             linear.weight = Param::from_tensor(Tensor::from_floats([[1.0, -1.0]], &device));
             linear.bias = Some(Param::from_tensor(Tensor::from_floats([0.0, 0.5], &device)));
         }
@@ -127,7 +141,8 @@ mod tests {
         let device = Device::flex();
         // One concept batch of k = 2 pairs with features [1, 2] and [3, 4]; a single region
         // gets all the attention.
-        let image = Tensor::<1>::from_floats([1.0, 2.0, 3.0, 4.0], &device).reshape([1, 2, 2, 1, 1]);
+        let image =
+            Tensor::<1>::from_floats([1.0, 2.0, 3.0, 4.0], &device).reshape([1, 2, 2, 1, 1]);
         let attention = Tensor::<1>::from_floats([1.0, 1.0], &device).reshape([1, 2, 1]);
         let logits = probe().forward(image, attention);
 
@@ -142,17 +157,41 @@ mod tests {
     fn attention_scales_regions() {
         let device = Device::flex();
         // Two regions; the attention 0.25 / 0.75 weighs them before the classifier.
-        let decoder = ConceptDecoderConfig::new(1, 1).with_reduced_channels(1).with_regions(2).init(&device);
+        let decoder = ConceptDecoderConfig::new(1, 1)
+            .with_reduced_channels(1)
+            .with_regions(2)
+            .init(&device);
         let image = Tensor::<1>::from_floats([2.0, 4.0], &device).reshape([1, 1, 1, 1, 2]);
         let attention = Tensor::<1>::from_floats([0.25, 0.75], &device).reshape([1, 1, 2]);
         let logits = decoder.forward(image.clone(), attention);
         let conv_weight: f32 = decoder.independent_reduce.weight.val().into_scalar();
-        let conv_bias: f32 = decoder.independent_reduce.bias.as_ref().unwrap().val().into_scalar();
-        let weights: Vec<f32> = decoder.independent_classifier.weight.val().into_data().try_into_vec().unwrap();
-        let bias: f32 = decoder.independent_classifier.bias.as_ref().unwrap().val().into_scalar();
+        let conv_bias: f32 = decoder
+            .independent_reduce
+            .bias
+            .as_ref()
+            .unwrap()
+            .val()
+            .into_scalar();
+        let weights: Vec<f32> = decoder
+            .independent_classifier
+            .weight
+            .val()
+            .into_data()
+            .try_into_vec()
+            .unwrap();
+        let bias: f32 = decoder
+            .independent_classifier
+            .bias
+            .as_ref()
+            .unwrap()
+            .val()
+            .into_scalar();
         let attended = [0.5 * conv_weight + conv_bias, 3.0 * conv_weight + conv_bias];
         let expected = attended[0] * weights[0] + attended[1] * weights[1] + bias;
         let actual: f32 = logits.independent.into_scalar();
-        assert!((actual - expected).abs() < 1e-5, "logit {actual}, expected {expected} within 1e-5");
+        assert!(
+            (actual - expected).abs() < 1e-5,
+            "logit {actual}, expected {expected} within 1e-5"
+        );
     }
 }

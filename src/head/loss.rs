@@ -46,15 +46,25 @@ impl ConceptLoss {
         let common = cross_entropy(logits.common.clone(), targets.clone());
 
         // Every pair of a concept batch has its batch's target: [batches] -> [batches * k].
-        let pair_targets = targets.reshape([batches, 1]).repeat_dim(1, k).reshape([batches * k]);
-        let independent = cross_entropy(logits.independent.clone().reshape([batches * k, concepts]), pair_targets);
+        let pair_targets = targets
+            .reshape([batches, 1])
+            .repeat_dim(1, k)
+            .reshape([batches * k]);
+        let independent = cross_entropy(
+            logits.independent.clone().reshape([batches * k, concepts]),
+            pair_targets,
+        );
 
         let total = match kind {
             LossKind::Both => common.clone() + independent.clone(),
             LossKind::Common => common.clone(),
             LossKind::Independent => independent.clone(),
         };
-        Self { common, independent, total }
+        Self {
+            common,
+            independent,
+            total,
+        }
     }
 }
 
@@ -88,7 +98,10 @@ mod tests {
             ("total", scalar(loss.total), common + independent),
         ];
         for (name, actual, expected) in cases {
-            assert!((actual - expected).abs() < 1e-6, "{name}: {actual} vs {expected}, tolerance 1e-6");
+            assert!(
+                (actual - expected).abs() < 1e-6,
+                "{name}: {actual} vs {expected}, tolerance 1e-6"
+            );
         }
     }
 
@@ -97,9 +110,16 @@ mod tests {
         let device = Device::flex();
         let targets = || Tensor::<1, Int>::from_ints([1], &device);
         let common = scalar(ConceptLoss::new(&logits(), targets(), LossKind::Common).total);
-        let independent = scalar(ConceptLoss::new(&logits(), targets(), LossKind::Independent).total);
-        assert!((common - 2f32.ln()).abs() < 1e-6, "common-only total {common}");
+        let independent =
+            scalar(ConceptLoss::new(&logits(), targets(), LossKind::Independent).total);
+        assert!(
+            (common - 2f32.ln()).abs() < 1e-6,
+            "common-only total {common}"
+        );
         let expected = (2f32.ln() + 4f32.ln()) / 2.0;
-        assert!((independent - expected).abs() < 1e-6, "independent-only total {independent} vs {expected}");
+        assert!(
+            (independent - expected).abs() < 1e-6,
+            "independent-only total {independent} vs {expected}"
+        );
     }
 }

@@ -69,7 +69,10 @@ impl HeadConfig {
     /// Panics on an invalid configuration; call [`HeadConfig::validate`] first on
     /// configurations read from files.
     pub fn init(&self, device: &Device) -> GroundingHead {
-        GroundingHead { attention: self.attention.init(device), decoder: self.decoder.init(device) }
+        GroundingHead {
+            attention: self.attention.init(device),
+            decoder: self.decoder.init(device),
+        }
     }
 }
 
@@ -146,23 +149,41 @@ impl GroundingHead {
         }
         let decoder = &self.decoder;
         writer.conv2d("decoder.independent_reduce", &decoder.independent_reduce)?;
-        writer.linear("decoder.independent_classifier", &decoder.independent_classifier)?;
+        writer.linear(
+            "decoder.independent_classifier",
+            &decoder.independent_classifier,
+        )?;
         writer.conv2d("decoder.common_reduce", &decoder.common_reduce)?;
         writer.linear("decoder.common_classifier", &decoder.common_classifier)?;
-        writer.to_bytes(HashMap::from([("format".to_string(), HEAD_FORMAT.to_string())]))
+        writer.to_bytes(HashMap::from([(
+            "format".to_string(),
+            HEAD_FORMAT.to_string(),
+        )]))
     }
 
     /// Replaces the batch norms' running statistics with those stored in `weights` (a file
     /// written by [`GroundingHead::to_safetensors`]). burn's module records restore the
     /// parameters but not this running state, so checkpoints carry it separately.
-    pub fn restore_running_stats(mut self, weights: &mut WeightFile, device: &Device) -> Result<Self> {
+    pub fn restore_running_stats(
+        mut self,
+        weights: &mut WeightFile,
+        device: &Device,
+    ) -> Result<Self> {
         for (prefix, norm) in [
             ("attention.image_norm", &mut self.attention.image_norm),
             ("attention.phrase_norm", &mut self.attention.phrase_norm),
         ] {
             let shape = norm.running_mean.value().dims();
-            norm.running_mean = RunningState::new(weights.tensor(&format!("{prefix}.running_mean"), shape, device)?);
-            norm.running_var = RunningState::new(weights.tensor(&format!("{prefix}.running_var"), shape, device)?);
+            norm.running_mean = RunningState::new(weights.tensor(
+                &format!("{prefix}.running_mean"),
+                shape,
+                device,
+            )?);
+            norm.running_var = RunningState::new(weights.tensor(
+                &format!("{prefix}.running_var"),
+                shape,
+                device,
+            )?);
         }
         Ok(self)
     }
@@ -172,8 +193,10 @@ impl GroundingHead {
         config.validate()?;
         let head = config.init(device);
         let mut attention = head.attention;
-        attention.image_norm = weights.batch_norm("attention.image_norm", attention.image_norm, device)?;
-        attention.phrase_norm = weights.batch_norm("attention.phrase_norm", attention.phrase_norm, device)?;
+        attention.image_norm =
+            weights.batch_norm("attention.image_norm", attention.image_norm, device)?;
+        attention.phrase_norm =
+            weights.batch_norm("attention.phrase_norm", attention.phrase_norm, device)?;
         let mut convs = Vec::with_capacity(attention.convs.len());
         for (index, conv) in attention.convs.into_iter().enumerate() {
             convs.push(weights.conv2d(&format!("attention.convs.{index}"), conv, device)?);
@@ -181,11 +204,23 @@ impl GroundingHead {
         attention.convs = convs;
 
         let mut decoder = head.decoder;
-        decoder.independent_reduce = weights.conv2d("decoder.independent_reduce", decoder.independent_reduce, device)?;
-        decoder.independent_classifier =
-            weights.linear("decoder.independent_classifier", decoder.independent_classifier, device)?;
-        decoder.common_reduce = weights.conv2d("decoder.common_reduce", decoder.common_reduce, device)?;
-        decoder.common_classifier = weights.linear("decoder.common_classifier", decoder.common_classifier, device)?;
+        decoder.independent_reduce = weights.conv2d(
+            "decoder.independent_reduce",
+            decoder.independent_reduce,
+            device,
+        )?;
+        decoder.independent_classifier = weights.linear(
+            "decoder.independent_classifier",
+            decoder.independent_classifier,
+            device,
+        )?;
+        decoder.common_reduce =
+            weights.conv2d("decoder.common_reduce", decoder.common_reduce, device)?;
+        decoder.common_classifier = weights.linear(
+            "decoder.common_classifier",
+            decoder.common_classifier,
+            device,
+        )?;
         weights.finish()?;
         Ok(GroundingHead { attention, decoder })
     }

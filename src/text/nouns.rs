@@ -30,7 +30,8 @@ pub fn singular(noun: &str) -> String {
     // Words the rules of `pluralizer` mangle, or that are their own singular in captions.
     match noun {
         "people" => return "person".into(),
-        "glasses" | "jeans" | "pants" | "shorts" | "sunglasses" | "trousers" | "scissors" | "clothes" => {
+        "glasses" | "jeans" | "pants" | "shorts" | "sunglasses" | "trousers" | "scissors"
+        | "clothes" => {
             return noun.into();
         }
         _ => {}
@@ -65,17 +66,19 @@ pub fn noun_chunks(tagger: &Tagger, phrase: &str) -> Vec<(String, String)> {
     let mut start = None;
     // Index of the last common noun of the current run.
     let mut last_noun: Option<usize> = None;
-    let close = |start: Option<usize>, last_noun: Option<usize>, chunks: &mut Vec<(String, String)>| {
-        if let (Some(start), Some(end)) = (start, last_noun) {
-            let noun = words[end].to_lowercase();
-            if noun.chars().count() >= 2 {
-                chunks.push((words[start..=end].join(" "), singular(&noun)));
+    let close =
+        |start: Option<usize>, last_noun: Option<usize>, chunks: &mut Vec<(String, String)>| {
+            if let (Some(start), Some(end)) = (start, last_noun) {
+                let noun = words[end].to_lowercase();
+                if noun.chars().count() >= 2 {
+                    chunks.push((words[start..=end].join(" "), singular(&noun)));
+                }
             }
-        }
-    };
+        };
     for (index, label) in labels.iter().enumerate() {
         let upos = label.split('|').next().unwrap_or_default();
-        let continues = matches!(upos, "DET" | "NUM" | "ADJ" | "NOUN" | "PROPN") || (upos == "PART" && words[index].starts_with('\''));
+        let continues = matches!(upos, "DET" | "NUM" | "ADJ" | "NOUN" | "PROPN")
+            || (upos == "PART" && words[index].starts_with('\''));
         // A determiner after a noun starts a new chunk ("a man the dog").
         let restarts = upos == "DET" && last_noun.is_some();
         if !continues || restarts {
@@ -101,13 +104,24 @@ mod tests {
 
     #[test]
     fn words_split_clitics_and_drop_punctuation() {
-        assert_eq!(words("A man's hat, 2 dogs!"), vec!["A", "man", "'s", "hat", "dogs"]);
+        assert_eq!(
+            words("A man's hat, 2 dogs!"),
+            vec!["A", "man", "'s", "hat", "dogs"]
+        );
         assert_eq!(words("don’t stop"), vec!["don", "'t", "stop"]);
     }
 
     #[test]
     fn singular_forms() {
-        let cases = [("dogs", "dog"), ("children", "child"), ("women", "woman"), ("people", "person"), ("glasses", "glasses"), ("bus", "bus"), ("boxes", "box")];
+        let cases = [
+            ("dogs", "dog"),
+            ("children", "child"),
+            ("women", "woman"),
+            ("people", "person"),
+            ("glasses", "glasses"),
+            ("bus", "bus"),
+            ("boxes", "box"),
+        ];
         for (plural, expected) in cases {
             assert_eq!(singular(plural), expected, "singular of {plural}");
         }

@@ -36,19 +36,33 @@ pub struct Tagger {
 impl Tagger {
     /// Reads the tagger from the gzip-compressed JSON table (`tagger.json.gz`).
     pub fn from_gzip(bytes: &[u8]) -> Result<Self> {
-        let invalid = |detail: String| Error::Config { name: "tagger.json.gz".into(), detail };
+        let invalid = |detail: String| Error::Config {
+            name: "tagger.json.gz".into(),
+            detail,
+        };
         let mut json = Vec::new();
         flate2::read::GzDecoder::new(bytes)
             .read_to_end(&mut json)
-            .map_err(|error| invalid(format!("not a gzip file ({error}); restore weights/tagger.json.gz")))?;
-        let file: TaggerFile =
-            serde_json::from_slice(&json).map_err(|error| invalid(format!("not a tagger table ({error})")))?;
+            .map_err(|error| {
+                invalid(format!(
+                    "not a gzip file ({error}); restore weights/tagger.json.gz"
+                ))
+            })?;
+        let file: TaggerFile = serde_json::from_slice(&json)
+            .map_err(|error| invalid(format!("not a tagger table ({error})")))?;
 
         let mut classes = file.classes;
         classes.sort();
-        let index: HashMap<&str, usize> = classes.iter().enumerate().map(|(i, c)| (c.as_str(), i)).collect();
+        let index: HashMap<&str, usize> = classes
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.as_str(), i))
+            .collect();
         let class_of = |label: &str| {
-            index.get(label).copied().ok_or_else(|| invalid(format!("label {label:?} is not among the classes")))
+            index
+                .get(label)
+                .copied()
+                .ok_or_else(|| invalid(format!("label {label:?} is not among the classes")))
         };
         let mut tagdict = HashMap::with_capacity(file.tagdict.len());
         for (word, label) in &file.tagdict {
@@ -62,7 +76,11 @@ impl Tagger {
             }
             weights.insert(feature, entries);
         }
-        Ok(Self { classes, tagdict, weights })
+        Ok(Self {
+            classes,
+            tagdict,
+            weights,
+        })
     }
 
     fn predict(&self, features: &[String]) -> usize {
@@ -97,7 +115,13 @@ impl Tagger {
         for (index, word) in words.iter().enumerate() {
             let class = match self.tagdict.get(&context[index]) {
                 Some(&class) => class,
-                None => self.predict(&features(index, word.as_ref(), &context, &previous, &before_previous)),
+                None => self.predict(&features(
+                    index,
+                    word.as_ref(),
+                    &context,
+                    &previous,
+                    &before_previous,
+                )),
             };
             let label = self.classes[class].as_str();
             labels.push(label);
@@ -108,15 +132,28 @@ impl Tagger {
 }
 
 /// Builds the feature strings of one word, identical to the reference implementation's.
-fn features(index: usize, word: &str, context: &[String], previous: &str, before_previous: &str) -> Vec<String> {
+fn features(
+    index: usize,
+    word: &str,
+    context: &[String],
+    previous: &str,
+    before_previous: &str,
+) -> Vec<String> {
     let lower = word.to_lowercase();
-    let mut shape = if word.chars().next().is_some_and(char::is_uppercase) { "X" } else { "x" }.to_string();
+    let mut shape = if word.chars().next().is_some_and(char::is_uppercase) {
+        "X"
+    } else {
+        "x"
+    }
+    .to_string();
     if word.chars().any(|c| c.is_ascii_digit()) {
         shape.push('d');
     }
     let suffix = |n: usize| {
         let chars: Vec<char> = lower.chars().collect();
-        chars[chars.len().saturating_sub(n)..].iter().collect::<String>()
+        chars[chars.len().saturating_sub(n)..]
+            .iter()
+            .collect::<String>()
     };
     let prefix: String = lower.chars().take(1).collect();
     let at = |offset: isize| {
@@ -124,7 +161,10 @@ fn features(index: usize, word: &str, context: &[String], previous: &str, before
         if position < 0 {
             START.to_string()
         } else {
-            context.get(position as usize).cloned().unwrap_or_else(|| END.to_string())
+            context
+                .get(position as usize)
+                .cloned()
+                .unwrap_or_else(|| END.to_string())
         }
     };
     vec![

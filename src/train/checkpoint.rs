@@ -35,12 +35,20 @@ fn checkpoint_dir(out: &Path) -> PathBuf {
 fn record_error(path: &Path, error: impl std::fmt::Display) -> Error {
     Error::Config {
         name: path.display().to_string(),
-        detail: format!("unreadable checkpoint ({error}); delete the checkpoint folder to start over"),
+        detail: format!(
+            "unreadable checkpoint ({error}); delete the checkpoint folder to start over"
+        ),
     }
 }
 
 /// Saves the state after `epochs_done` epochs and removes older checkpoint files.
-pub fn save(out: &Path, epochs_done: usize, config: &TrainConfig, head: &GroundingHead, optimizer: &ModuleOptimizer) -> Result<()> {
+pub fn save(
+    out: &Path,
+    epochs_done: usize,
+    config: &TrainConfig,
+    head: &GroundingHead,
+    optimizer: &ModuleOptimizer,
+) -> Result<()> {
     let dir = checkpoint_dir(out);
     std::fs::create_dir_all(&dir).map_err(|source| Error::io("failed to create", &dir, source))?;
     let head_path = dir.join(format!("head-{epochs_done}.bpk"));
@@ -49,20 +57,35 @@ pub fn save(out: &Path, epochs_done: usize, config: &TrainConfig, head: &Groundi
     crate::files::write_atomic(&stats_path, &head.to_safetensors()?)?;
 
     let temporary = dir.join(format!(".head-{epochs_done}.tmp"));
-    head.clone().into_record().save(&temporary).map_err(|error| record_error(&temporary, error))?;
-    std::fs::rename(&temporary, &head_path).map_err(|source| Error::io("failed to rename", &temporary, source))?;
+    head.clone()
+        .into_record()
+        .save(&temporary)
+        .map_err(|error| record_error(&temporary, error))?;
+    std::fs::rename(&temporary, &head_path)
+        .map_err(|source| Error::io("failed to rename", &temporary, source))?;
     let temporary = dir.join(format!(".optimizer-{epochs_done}.tmp"));
-    optimizer.save(&temporary).map_err(|error| record_error(&temporary, error))?;
-    std::fs::rename(&temporary, &optimizer_path).map_err(|source| Error::io("failed to rename", &temporary, source))?;
+    optimizer
+        .save(&temporary)
+        .map_err(|error| record_error(&temporary, error))?;
+    std::fs::rename(&temporary, &optimizer_path)
+        .map_err(|source| Error::io("failed to rename", &temporary, source))?;
 
-    let state = CheckpointState { epochs_done, config: config.clone() };
+    let state = CheckpointState {
+        epochs_done,
+        config: config.clone(),
+    };
     let json = serde_json::to_vec_pretty(&state).map_err(|error| record_error(&dir, error))?;
     crate::files::write_atomic(&dir.join("state.json"), &json)?;
 
     // Older epochs are no longer referenced.
-    for entry in std::fs::read_dir(&dir).map_err(|source| Error::io("failed to list", &dir, source))?.flatten() {
+    for entry in std::fs::read_dir(&dir)
+        .map_err(|source| Error::io("failed to list", &dir, source))?
+        .flatten()
+    {
         let path = entry.path();
-        let stale = path.extension().is_some_and(|ext| ext == "bpk" || ext == "safetensors");
+        let stale = path
+            .extension()
+            .is_some_and(|ext| ext == "bpk" || ext == "safetensors");
         if path != head_path && path != optimizer_path && path != stats_path && stale {
             let _ = std::fs::remove_file(path);
         }
@@ -83,9 +106,13 @@ pub fn load(
     let Ok(json) = std::fs::read(&state_path) else {
         return Ok(None);
     };
-    let state: CheckpointState = serde_json::from_slice(&json).map_err(|error| record_error(&state_path, error))?;
+    let state: CheckpointState =
+        serde_json::from_slice(&json).map_err(|error| record_error(&state_path, error))?;
     // More epochs may be asked for on resume; every other setting must match.
-    let same_run = TrainConfig { epochs: config.epochs, ..state.config.clone() } == *config;
+    let same_run = TrainConfig {
+        epochs: config.epochs,
+        ..state.config.clone()
+    } == *config;
     if !same_run {
         return Err(Error::Config {
             name: state_path.display().to_string(),
@@ -101,8 +128,12 @@ pub fn load(
     let device = head.attention.image_norm.gamma.val().device();
     let stats_path = dir.join(format!("head-{}.safetensors", state.epochs_done));
     let mut stats = WeightFile::open(&stats_path, "delete the checkpoint folder to start over")?;
-    let head = head.load_record(record).restore_running_stats(&mut stats, &device)?;
+    let head = head
+        .load_record(record)
+        .restore_running_stats(&mut stats, &device)?;
     let optimizer_path = dir.join(format!("optimizer-{}.bpk", state.epochs_done));
-    let optimizer = optimizer.load(&optimizer_path).map_err(|error| record_error(&optimizer_path, error))?;
+    let optimizer = optimizer
+        .load(&optimizer_path)
+        .map_err(|error| record_error(&optimizer_path, error))?;
     Ok(Some((state.epochs_done, head, optimizer)))
 }

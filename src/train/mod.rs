@@ -84,7 +84,11 @@ pub struct TrainingData {
 /// - image: `[batches, k, m, 7, 7]`
 /// - phrase: `[batches, k, l]`
 /// - targets: `[batches]`
-pub fn batch_tensors(data: &TrainingData, batches: &[ConceptBatch], device: &Device) -> (Tensor<5>, Tensor<3>, Tensor<1, Int>) {
+pub fn batch_tensors(
+    data: &TrainingData,
+    batches: &[ConceptBatch],
+    device: &Device,
+) -> (Tensor<5>, Tensor<3>, Tensor<1, Int>) {
     let k = batches[0].pairs.len();
     let count = batches.len();
     let (photo_dim, phrase_dim) = (data.photos.dim, data.phrases.dim);
@@ -93,8 +97,16 @@ pub fn batch_tensors(data: &TrainingData, batches: &[ConceptBatch], device: &Dev
     for batch in batches {
         for &pair in &batch.pairs {
             let pair = &data.set.pairs[pair];
-            image.extend_from_slice(data.photos.get(&pair.image).expect("features of every kept photo"));
-            phrase.extend_from_slice(data.phrases.get(&pair.phrase).expect("features of every kept phrase"));
+            image.extend_from_slice(
+                data.photos
+                    .get(&pair.image)
+                    .expect("features of every kept photo"),
+            );
+            phrase.extend_from_slice(
+                data.phrases
+                    .get(&pair.phrase)
+                    .expect("features of every kept phrase"),
+            );
         }
     }
     let targets: Vec<i64> = batches.iter().map(|batch| batch.concept as i64).collect();
@@ -161,14 +173,25 @@ pub fn head_config(config: &TrainConfig, phrase_dim: usize, concepts: usize) -> 
 }
 
 /// Creates a fresh head and Adam optimizer, seeded by the configuration.
-pub fn init(config: &TrainConfig, head_config: &HeadConfig, device: &Device) -> (GroundingHead, ModuleOptimizer) {
+pub fn init(
+    config: &TrainConfig,
+    head_config: &HeadConfig,
+    device: &Device,
+) -> (GroundingHead, ModuleOptimizer) {
     device.seed(config.seed);
     let head = head_config.init(device);
     (head, AdamConfig::new().init())
 }
 
 /// Writes the head as `head.safetensors` with `head.json` beside it, both atomically.
-pub fn save_head(dir: &Path, head: &GroundingHead, head_config: &HeadConfig, config: &TrainConfig, set: &ConceptSet, training: serde_json::Value) -> Result<PathBuf> {
+pub fn save_head(
+    dir: &Path,
+    head: &GroundingHead,
+    head_config: &HeadConfig,
+    config: &TrainConfig,
+    set: &ConceptSet,
+    training: serde_json::Value,
+) -> Result<PathBuf> {
     let path = dir.join("head.safetensors");
     let description = HeadFile {
         format: HEAD_FORMAT.into(),
@@ -178,7 +201,10 @@ pub fn save_head(dir: &Path, head: &GroundingHead, head_config: &HeadConfig, con
         trained: true,
         training,
     };
-    let json = serde_json::to_vec_pretty(&description).map_err(|error| Error::Config { name: "head.json".into(), detail: error.to_string() })?;
+    let json = serde_json::to_vec_pretty(&description).map_err(|error| Error::Config {
+        name: "head.json".into(),
+        detail: error.to_string(),
+    })?;
     // The head is read back on the inference device, so take it off the autodiff graph.
     let head = head.clone().valid();
     crate::files::write_atomic(&path, &head.to_safetensors()?)?;

@@ -7,12 +7,14 @@ use std::path::{Path, PathBuf};
 
 use burn::tensor::Device;
 
-use super::{EpochLog, TrainConfig, TrainingData, checkpoint, head_config, init, run_epoch, save_head};
+use super::{
+    EpochLog, TrainConfig, TrainingData, checkpoint, head_config, init, run_epoch, save_head,
+};
 use crate::cache::FeatureCache;
 use crate::data::{ConceptSampler, ConceptSet, Pair, PhraseUnit, pairs};
 use crate::encoders::{ImageEncoder, PhraseEncoder};
 use crate::error::{Error, Result};
-use crate::features::{phrase_features, photo_features};
+use crate::features::{photo_features, phrase_features};
 use crate::model::{PHRASE_WEIGHTS, TOKENIZER};
 use crate::progress::Progress;
 use crate::text::{Tagger, noun_chunks};
@@ -64,8 +66,12 @@ fn read_log(path: &Path, keep: usize) -> Vec<EpochLog> {
 fn write_log(path: &Path, logs: &[EpochLog]) -> Result<()> {
     let mut text = Vec::new();
     for log in logs {
-        serde_json::to_writer(&mut text, log).map_err(|error| Error::Config { name: "log".into(), detail: error.to_string() })?;
-        text.write_all(b"\n").map_err(|source| Error::io("failed to write", path, source))?;
+        serde_json::to_writer(&mut text, log).map_err(|error| Error::Config {
+            name: "log".into(),
+            detail: error.to_string(),
+        })?;
+        text.write_all(b"\n")
+            .map_err(|source| Error::io("failed to write", path, source))?;
     }
     crate::files::write_atomic(path, &text)
 }
@@ -73,7 +79,11 @@ fn write_log(path: &Path, logs: &[EpochLog]) -> Result<()> {
 fn summarise_list(items: &[String]) -> String {
     let shown: Vec<&str> = items.iter().take(10).map(String::as_str).collect();
     let more = items.len().saturating_sub(shown.len());
-    if more > 0 { format!("{} and {more} more", shown.join(", ")) } else { shown.join(", ") }
+    if more > 0 {
+        format!("{} and {more} more", shown.join(", "))
+    } else {
+        shown.join(", ")
+    }
 }
 
 /// Loads pairs, concepts and features: everything up to the first epoch.
@@ -84,14 +94,19 @@ pub fn prepare(options: &TrainOptions, progress: &mut dyn Progress) -> Result<Tr
     // Pairs, with malformed records skipped where asked.
     let loaded = pairs::load(&config.pairs, config.format, config.skip_bad)?;
     if !loaded.skipped.is_empty() {
-        progress.note(&format!("skipped {} malformed record(s): {}", loaded.skipped.len(), summarise_list(&loaded.skipped)));
+        progress.note(&format!(
+            "skipped {} malformed record(s): {}",
+            loaded.skipped.len(),
+            summarise_list(&loaded.skipped)
+        ));
     }
 
     // Photos that do not exist are listed and their pairs dropped.
     let mut missing: Vec<String> = Vec::new();
     let mut checked = HashSet::new();
     for pair in &loaded.pairs {
-        if checked.insert(pair.image.as_str()) && !options.config.images.join(&pair.image).is_file() {
+        if checked.insert(pair.image.as_str()) && !options.config.images.join(&pair.image).is_file()
+        {
             missing.push(pair.image.clone());
         }
     }
@@ -109,13 +124,17 @@ pub fn prepare(options: &TrainOptions, progress: &mut dyn Progress) -> Result<Tr
     if all_pairs.is_empty() {
         return Err(Error::Config {
             name: config.pairs.display().to_string(),
-            detail: format!("no pair has its photo in {}; check --images", config.images.display()),
+            detail: format!(
+                "no pair has its photo in {}; check --images",
+                config.images.display()
+            ),
         });
     }
 
     // Noun concepts.
     let tagger_path = options.weights.join(TAGGER);
-    let tagger_bytes = std::fs::read(&tagger_path).map_err(|source| Error::io("failed to read", &tagger_path, source))?;
+    let tagger_bytes = std::fs::read(&tagger_path)
+        .map_err(|source| Error::io("failed to read", &tagger_path, source))?;
     let tagger = Tagger::from_gzip(&tagger_bytes)?;
     progress.start("tagging nouns", all_pairs.len());
     let mut tagged = 0;
@@ -131,14 +150,21 @@ pub fn prepare(options: &TrainOptions, progress: &mut dyn Progress) -> Result<Tr
             let mut heads = Vec::new();
             for (index, pair) in all_pairs.iter().enumerate() {
                 for (chunk, head) in noun_chunks(&tagger, &pair.phrase) {
-                    chunk_pairs.push(Pair { image: pair.image.clone(), phrase: chunk });
+                    chunk_pairs.push(Pair {
+                        image: pair.image.clone(),
+                        phrase: chunk,
+                    });
                     heads.push(vec![head]);
                 }
                 if index % 1000 == 0 {
                     progress.set(index);
                 }
             }
-            progress.note(&format!("{} noun-phrase chunks from {} phrases", chunk_pairs.len(), all_pairs.len()));
+            progress.note(&format!(
+                "{} noun-phrase chunks from {} phrases",
+                chunk_pairs.len(),
+                all_pairs.len()
+            ));
             ConceptSet::from_nouns(chunk_pairs, heads, config.concepts)
         }
     };
@@ -151,43 +177,76 @@ pub fn prepare(options: &TrainOptions, progress: &mut dyn Progress) -> Result<Tr
         set.coverage * 100.0
     ));
     if set.pairs.is_empty() {
-        return Err(Error::Config { name: config.pairs.display().to_string(), detail: "no phrase contains a noun".into() });
+        return Err(Error::Config {
+            name: config.pairs.display().to_string(),
+            detail: "no phrase contains a noun".into(),
+        });
     }
 
     // Frozen features, through the cache.
     let cache = FeatureCache::new(&options.cache);
     let kind = config.image_encoder;
-    let image_weights = WeightFile::open(&options.weights.join(kind.weights_file()), REGENERATE_HINT)?;
+    let image_weights =
+        WeightFile::open(&options.weights.join(kind.weights_file()), REGENERATE_HINT)?;
     let image_encoder = ImageEncoder::load(kind, image_weights, &encode_device)?;
     let mut names: Vec<String> = set.pairs.iter().map(|pair| pair.image.clone()).collect();
     names.sort();
     names.dedup();
     progress.start(&format!("{kind} features"), names.len());
-    let (photos, unusable) = photo_features(&image_encoder, &config.images, &names, &cache, &encode_device, &mut |done| progress.set(done))?;
+    let (photos, unusable) = photo_features(
+        &image_encoder,
+        &config.images,
+        &names,
+        &cache,
+        &encode_device,
+        &mut |done| progress.set(done),
+    )?;
     progress.finish();
     drop(image_encoder);
 
     let tokenizer_path = options.weights.join(TOKENIZER);
-    let tokenizer = std::fs::read(&tokenizer_path).map_err(|source| Error::io("failed to read", &tokenizer_path, source))?;
+    let tokenizer = std::fs::read(&tokenizer_path)
+        .map_err(|source| Error::io("failed to read", &tokenizer_path, source))?;
     let phrase_weights = WeightFile::open(&options.weights.join(PHRASE_WEIGHTS), REGENERATE_HINT)?;
     let phrase_encoder = PhraseEncoder::load(&tokenizer, phrase_weights, &encode_device)?;
     let phrases: Vec<String> = set.pairs.iter().map(|pair| pair.phrase.clone()).collect();
     progress.start("phrase features", phrases.len());
-    let phrases = phrase_features(&phrase_encoder, &phrases, &cache, &encode_device, &mut |done| progress.set(done))?;
+    let phrases = phrase_features(
+        &phrase_encoder,
+        &phrases,
+        &cache,
+        &encode_device,
+        &mut |done| progress.set(done),
+    )?;
     progress.finish();
 
     let mut set = set;
     if !unusable.is_empty() {
-        let listed: Vec<String> = unusable.iter().map(|u| format!("{} ({})", u.name, u.reason)).collect();
-        progress.note(&format!("warning: {} photo(s) could not be decoded, their pairs are dropped: {}", unusable.len(), summarise_list(&listed)));
+        let listed: Vec<String> = unusable
+            .iter()
+            .map(|u| format!("{} ({})", u.name, u.reason))
+            .collect();
+        progress.note(&format!(
+            "warning: {} photo(s) could not be decoded, their pairs are dropped: {}",
+            unusable.len(),
+            summarise_list(&listed)
+        ));
         let bad: HashSet<&str> = unusable.iter().map(|u| u.name.as_str()).collect();
-        let keep: Vec<bool> = set.pairs.iter().map(|pair| !bad.contains(pair.image.as_str())).collect();
+        let keep: Vec<bool> = set
+            .pairs
+            .iter()
+            .map(|pair| !bad.contains(pair.image.as_str()))
+            .collect();
         let mut flags = keep.iter();
         set.pairs.retain(|_| *flags.next().unwrap_or(&true));
         let mut flags = keep.iter();
         set.pair_concepts.retain(|_| *flags.next().unwrap_or(&true));
     }
-    Ok(TrainingData { set, photos, phrases })
+    Ok(TrainingData {
+        set,
+        photos,
+        phrases,
+    })
 }
 
 /// Runs training as configured, checkpointing after every epoch.
@@ -202,7 +261,10 @@ pub fn train(options: &TrainOptions, progress: &mut dyn Progress) -> Result<Trai
     }
     std::fs::create_dir_all(out).map_err(|source| Error::io("failed to create", out, source))?;
     let config = &options.config;
-    let config_json = serde_json::to_vec_pretty(config).map_err(|error| Error::Config { name: "config".into(), detail: error.to_string() })?;
+    let config_json = serde_json::to_vec_pretty(config).map_err(|error| Error::Config {
+        name: "config".into(),
+        detail: error.to_string(),
+    })?;
     crate::files::write_atomic(&out.join("config.json"), &config_json)?;
 
     let data = prepare(options, progress)?;
@@ -222,11 +284,28 @@ pub fn train(options: &TrainOptions, progress: &mut dyn Progress) -> Result<Trai
 
     let log_path = out.join("log.jsonl");
     let mut logs = read_log(&log_path, first_epoch);
-    let sampler = ConceptSampler::new(data.set.pair_concepts.clone(), data.set.concepts.len(), config.k, config.seed);
+    let sampler = ConceptSampler::new(
+        data.set.pair_concepts.clone(),
+        data.set.concepts.len(),
+        config.k,
+        config.seed,
+    );
     let mut head_path = None;
     for epoch in first_epoch..config.epochs {
-        progress.start(&format!("epoch {}/{}", epoch + 1, config.epochs), sampler.batches_per_epoch());
-        let (trained, log) = run_epoch(config, &data, &sampler, epoch, head, &mut optimizer, &device, &mut |done| progress.set(done));
+        progress.start(
+            &format!("epoch {}/{}", epoch + 1, config.epochs),
+            sampler.batches_per_epoch(),
+        );
+        let (trained, log) = run_epoch(
+            config,
+            &data,
+            &sampler,
+            epoch,
+            head,
+            &mut optimizer,
+            &device,
+            &mut |done| progress.set(done),
+        );
         head = trained;
         progress.finish();
         progress.note(&format!(
@@ -244,7 +323,19 @@ pub fn train(options: &TrainOptions, progress: &mut dyn Progress) -> Result<Trai
             "config": config,
             "seconds": logs.iter().map(|l| l.seconds).sum::<f64>(),
         });
-        head_path = Some(save_head(out, &head, &head_config, config, &data.set, training)?);
+        head_path = Some(save_head(
+            out,
+            &head,
+            &head_config,
+            config,
+            &data.set,
+            training,
+        )?);
     }
-    Ok(TrainSummary { head: head_path, epochs: logs, pairs: data.set.pairs.len(), concepts: data.set.concepts.len() })
+    Ok(TrainSummary {
+        head: head_path,
+        epochs: logs,
+        pairs: data.set.pairs.len(),
+        concepts: data.set.concepts.len(),
+    })
 }

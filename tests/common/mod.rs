@@ -11,7 +11,12 @@ use rand::RngExt;
 use rand::rngs::ChaCha8Rng;
 
 const SHAPES: [&str; 3] = ["square", "circle", "triangle"];
-const COLOURS: [(&str, [u8; 3]); 4] = [("red", [220, 30, 30]), ("green", [30, 180, 40]), ("blue", [30, 60, 220]), ("yellow", [230, 210, 20])];
+const COLOURS: [(&str, [u8; 3]); 4] = [
+    ("red", [220, 30, 30]),
+    ("green", [30, 180, 40]),
+    ("blue", [30, 60, 220]),
+    ("yellow", [230, 210, 20]),
+];
 
 pub struct Shape {
     pub kind: usize,
@@ -40,9 +45,17 @@ pub fn draw(rng: &mut ChaCha8Rng) -> (RgbImage, Vec<Shape>) {
     for kind in [first, second] {
         let size = rng.random_range(56..80) as f64;
         let bounds = loop {
-            let (x, y) = (rng.random_range(0.0..224.0 - size), rng.random_range(0.0..224.0 - size));
+            let (x, y) = (
+                rng.random_range(0.0..224.0 - size),
+                rng.random_range(0.0..224.0 - size),
+            );
             let candidate = [x, y, x + size, y + size];
-            let apart = shapes.iter().all(|s| candidate[0] >= s.bounds[2] || candidate[2] <= s.bounds[0] || candidate[1] >= s.bounds[3] || candidate[3] <= s.bounds[1]);
+            let apart = shapes.iter().all(|s| {
+                candidate[0] >= s.bounds[2]
+                    || candidate[2] <= s.bounds[0]
+                    || candidate[1] >= s.bounds[3]
+                    || candidate[3] <= s.bounds[1]
+            });
             if apart {
                 break candidate;
             }
@@ -50,13 +63,20 @@ pub fn draw(rng: &mut ChaCha8Rng) -> (RgbImage, Vec<Shape>) {
         let colour = rng.random_range(0..COLOURS.len());
         for py in bounds[1] as u32..bounds[3] as u32 {
             for px in bounds[0] as u32..bounds[2] as u32 {
-                let (u, v) = ((f64::from(px) - bounds[0]) / size, (f64::from(py) - bounds[1]) / size);
+                let (u, v) = (
+                    (f64::from(px) - bounds[0]) / size,
+                    (f64::from(py) - bounds[1]) / size,
+                );
                 if inside(kind, u, v) {
                     photo.put_pixel(px, py, Rgb(COLOURS[colour].1));
                 }
             }
         }
-        shapes.push(Shape { kind, colour, bounds });
+        shapes.push(Shape {
+            kind,
+            colour,
+            bounds,
+        });
     }
     (photo, shapes)
 }
@@ -66,7 +86,12 @@ pub fn caption(shape: &Shape) -> String {
 }
 
 /// Writes `count` photos into `dir` and returns their file names and shapes.
-pub fn make_set(dir: &Path, prefix: &str, count: usize, rng: &mut ChaCha8Rng) -> Vec<(String, Vec<Shape>)> {
+pub fn make_set(
+    dir: &Path,
+    prefix: &str,
+    count: usize,
+    rng: &mut ChaCha8Rng,
+) -> Vec<(String, Vec<Shape>)> {
     (0..count)
         .map(|index| {
             let (photo, shapes) = draw(rng);
@@ -76,7 +101,6 @@ pub fn make_set(dir: &Path, prefix: &str, count: usize, rng: &mut ChaCha8Rng) ->
         })
         .collect()
 }
-
 
 /// Writes `count` training photos and their captions TSV (`captions.tsv`) into `root`;
 /// returns the images folder.
