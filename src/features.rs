@@ -171,7 +171,7 @@ pub fn photo_features(
 }
 
 /// Embeddings of the distinct `phrases`, computed once and cached. `progress` is called with
-/// the number of phrases done so far.
+/// the number of distinct phrases done so far.
 pub fn phrase_features(
     encoder: &PhraseEncoder,
     phrases: &[String],
@@ -193,19 +193,18 @@ pub fn phrase_features(
             None => missing.push((phrase, key)),
         }
     }
-    let cached = table.index.len();
-    progress(cached);
+    progress(table.index.len());
 
     // Similar lengths together keep padding, and so wasted work, small.
     missing.sort_by_key(|(phrase, _)| phrase.len());
-    for (chunk_index, chunk) in missing.chunks(PHRASE_BATCH).enumerate() {
+    for chunk in missing.chunks(PHRASE_BATCH) {
         let texts: Vec<&str> = chunk.iter().map(|(phrase, _)| *phrase).collect();
         let values = read_values(encoder.encode(&texts, device)?.embeddings)?;
         for ((phrase, key), row) in chunk.iter().zip(values.chunks(dim)) {
             cache.put(PHRASE_SPACE, key, row)?;
             table.push(phrase, &round_to_f16(row));
         }
-        progress(cached + (chunk_index + 1) * PHRASE_BATCH.min(chunk.len()));
+        progress(table.index.len());
     }
     Ok(table)
 }

@@ -169,7 +169,8 @@ pub fn evaluate(
             .iter()
             .flat_map(|image| image.phrases.iter().map(|p| p.phrase.clone()))
             .collect();
-        progress.start("phrase features", texts.len());
+        let distinct: std::collections::HashSet<&String> = texts.iter().collect();
+        progress.start("phrase features", distinct.len());
         phrases = phrase_features(
             &grounder.phrase_encoder,
             &texts,

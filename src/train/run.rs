@@ -210,7 +210,8 @@ pub fn prepare(options: &TrainOptions, progress: &mut dyn Progress) -> Result<Tr
     let phrase_weights = WeightFile::open(&options.weights.join(PHRASE_WEIGHTS), REGENERATE_HINT)?;
     let phrase_encoder = PhraseEncoder::load(&tokenizer, phrase_weights, &encode_device)?;
     let phrases: Vec<String> = set.pairs.iter().map(|pair| pair.phrase.clone()).collect();
-    progress.start("phrase features", phrases.len());
+    let distinct: std::collections::HashSet<&String> = phrases.iter().collect();
+    progress.start("phrase features", distinct.len());
     let phrases = phrase_features(
         &phrase_encoder,
         &phrases,
