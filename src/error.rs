@@ -9,7 +9,7 @@ pub enum Error {
     /// A file could not be read or written.
     #[error("{action} {path}: {error}")]
     Io {
-        /// What was being done, as a verb phrase ("failed to read").
+        /// The failed action, as a verb phrase ("failed to read").
         action: &'static str,
         /// The file in question.
         path: PathBuf,
@@ -23,7 +23,7 @@ pub enum Error {
     Data {
         /// File and line, or file and record path.
         location: String,
-        /// What is wrong and how to fix it.
+        /// The problem and how to fix it.
         detail: String,
     },
 
@@ -32,7 +32,7 @@ pub enum Error {
     Weights {
         /// The weights file (or a label for bytes loaded in the browser).
         file: String,
-        /// Which tensor, and what was expected against what was found.
+        /// The tensor at fault, with the expected and the found value.
         detail: String,
         /// How to get a correct file.
         fix: &'static str,
@@ -43,7 +43,7 @@ pub enum Error {
     Photo {
         /// The file name or label of the photo.
         name: String,
-        /// What is wrong and how to fix it.
+        /// The problem and how to fix it.
         detail: String,
     },
 
@@ -52,7 +52,7 @@ pub enum Error {
     Phrase {
         /// The phrase as given.
         phrase: String,
-        /// What is wrong and how to fix it.
+        /// The problem and how to fix it.
         detail: String,
     },
 
@@ -61,7 +61,7 @@ pub enum Error {
     Config {
         /// The configuration file or field.
         name: String,
-        /// What is wrong and how to fix it.
+        /// The problem and how to fix it.
         detail: String,
     },
 

@@ -5,7 +5,7 @@ use image::{Rgb, RgbImage};
 
 use crate::ground::{Grounding, sample_bilinear};
 
-/// Longest side of one panel in pixels; larger photos are scaled down for the overlay.
+/// Maximum side of one panel in pixels. Larger photos are scaled down for the overlay.
 pub const MAX_PANEL_SIDE: u32 = 1024;
 /// Gap between panels in pixels.
 const GAP: u32 = 8;

@@ -24,6 +24,14 @@ fn semground(args: &[&str]) -> Output {
         .expect("the semground binary runs")
 }
 
+/// Runs `semground ground --image` on the test photo, followed by `args`.
+fn ground_photo(args: &[&str]) -> Output {
+    let photo = photo();
+    let mut all = vec!["ground", "--image", photo.to_str().unwrap()];
+    all.extend_from_slice(args);
+    semground(&all)
+}
+
 fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
@@ -65,17 +73,7 @@ struct JsonGrounding {
 
 #[test]
 fn json_output_per_phrase() {
-    let photo = photo();
-    let output = semground(&[
-        "ground",
-        "--image",
-        photo.to_str().unwrap(),
-        "--phrase",
-        "an astronaut",
-        "--phrase",
-        "the flag",
-        "--json",
-    ]);
+    let output = ground_photo(&["--phrase", "an astronaut", "--phrase", "the flag", "--json"]);
     assert!(output.status.success(), "stderr: {}", stderr(&output));
     assert!(
         stderr(&output).contains("untrained"),
@@ -117,16 +115,7 @@ fn json_output_per_phrase() {
 
 #[test]
 fn text_output_names_cell_and_point() {
-    let photo = photo();
-    let output = semground(&[
-        "ground",
-        "--image",
-        photo.to_str().unwrap(),
-        "--phrase",
-        "a helmet",
-        "--encoder",
-        "efficientnet-lite0",
-    ]);
+    let output = ground_photo(&["--phrase", "a helmet", "--encoder", "efficientnet-lite0"]);
     assert!(output.status.success(), "stderr: {}", stderr(&output));
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(text.contains("\"a helmet\": cell (row "), "{text}");
@@ -212,16 +201,7 @@ fn non_image_rejected() {
 
 #[test]
 fn empty_phrase_rejected() {
-    let photo = photo();
-    let output = semground(&[
-        "ground",
-        "--image",
-        photo.to_str().unwrap(),
-        "--phrase",
-        "a cat",
-        "--phrase",
-        "   ",
-    ]);
+    let output = ground_photo(&["--phrase", "a cat", "--phrase", "   "]);
     assert_error(
         &output,
         &["invalid phrase \"   \"", "empty or only whitespace"],
@@ -230,17 +210,8 @@ fn empty_phrase_rejected() {
 
 #[test]
 fn long_phrase_truncated_with_warning() {
-    let photo = photo();
     let phrase = "a very long description of a small red bicycle ".repeat(40);
-    let output = semground(&[
-        "ground",
-        "--image",
-        photo.to_str().unwrap(),
-        "--phrase",
-        &phrase,
-        "--encoder",
-        "efficientnet-lite0",
-    ]);
+    let output = ground_photo(&["--phrase", &phrase, "--encoder", "efficientnet-lite0"]);
     assert!(output.status.success(), "stderr: {}", stderr(&output));
     assert!(
         stderr(&output).contains("only the first 256 were used"),
@@ -265,16 +236,7 @@ fn weights_with(name: &str, file: &str, replace: &[u8]) -> PathBuf {
 #[test]
 fn missing_weights_named() {
     let dir = temp_dir("no-weights");
-    let photo = photo();
-    let output = semground(&[
-        "ground",
-        "--image",
-        photo.to_str().unwrap(),
-        "--phrase",
-        "a cat",
-        "--weights",
-        dir.to_str().unwrap(),
-    ]);
+    let output = ground_photo(&["--phrase", "a cat", "--weights", dir.to_str().unwrap()]);
     assert_error(
         &output,
         &[
@@ -288,16 +250,7 @@ fn missing_weights_named() {
 #[test]
 fn truncated_weights_named() {
     let dir = weights_with("truncated", "minilm_l6.safetensors", b"\x10\x00\x00\x00");
-    let photo = photo();
-    let output = semground(&[
-        "ground",
-        "--image",
-        photo.to_str().unwrap(),
-        "--phrase",
-        "a cat",
-        "--weights",
-        dir.to_str().unwrap(),
-    ]);
+    let output = ground_photo(&["--phrase", "a cat", "--weights", dir.to_str().unwrap()]);
     assert_error(
         &output,
         &[
@@ -316,16 +269,7 @@ fn wrong_shape_weights_named() {
             .unwrap();
     let bytes = safetensors::serialize([("block1_conv1.weight", view)], None).unwrap();
     let dir = weights_with("wrong-shape", "vgg16.safetensors", &bytes);
-    let photo = photo();
-    let output = semground(&[
-        "ground",
-        "--image",
-        photo.to_str().unwrap(),
-        "--phrase",
-        "a cat",
-        "--weights",
-        dir.to_str().unwrap(),
-    ]);
+    let output = ground_photo(&["--phrase", "a cat", "--weights", dir.to_str().unwrap()]);
     assert_error(
         &output,
         &[
@@ -362,11 +306,7 @@ fn save_head(dir: &Path, kind: ImageEncoderKind) -> PathBuf {
 fn saved_head_loads() {
     let dir = temp_dir("head");
     let head = save_head(&dir, ImageEncoderKind::EfficientNetLite0);
-    let photo = photo();
-    let output = semground(&[
-        "ground",
-        "--image",
-        photo.to_str().unwrap(),
+    let output = ground_photo(&[
         "--phrase",
         "a cat",
         "--encoder",
@@ -387,16 +327,7 @@ fn saved_head_loads() {
 fn head_of_other_encoder_rejected() {
     let dir = temp_dir("head-mismatch");
     let head = save_head(&dir, ImageEncoderKind::EfficientNetLite0);
-    let photo = photo();
-    let output = semground(&[
-        "ground",
-        "--image",
-        photo.to_str().unwrap(),
-        "--phrase",
-        "a cat",
-        "--head",
-        head.to_str().unwrap(),
-    ]);
+    let output = ground_photo(&["--phrase", "a cat", "--head", head.to_str().unwrap()]);
     assert_error(
         &output,
         &[

@@ -134,7 +134,8 @@ fn fixture_boxes_clipped_and_missing_counted() {
     assert!(stderr.contains("not-there.jpg (not found)"), "{stderr}");
     assert_eq!(result.missing_images, 1);
     assert_eq!(result.total, 3, "the phrases of the one photo present");
-    assert_eq!(result.hits + (result.total - result.hits), 3);
+    // "a speck" has no area, so at most the other two phrases can be hits.
+    assert!(result.hits <= 2, "{} hits", result.hits);
 }
 
 #[test]

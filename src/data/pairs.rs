@@ -17,7 +17,7 @@ pub struct Pair {
     pub phrase: String,
 }
 
-/// What a training phrase is.
+/// Unit of training phrase.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 #[cfg_attr(not(target_arch = "wasm32"), derive(clap::ValueEnum))]

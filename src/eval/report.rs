@@ -12,7 +12,7 @@ use crate::error::Result;
 use crate::files::write_atomic;
 use crate::text::{Tagger, nouns};
 
-/// Number of box-area bins (by quantile of the box areas, so each holds a similar count).
+/// Number of box-area bins, cut at quantiles of the box areas so each has a similar count.
 const AREA_BINS: usize = 10;
 /// Concepts drawn in the per-concept chart, most frequent first.
 const CHART_CONCEPTS: usize = 30;

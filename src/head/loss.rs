@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::decoder::ConceptLogits;
 
-/// Which decoder branches the loss uses (the method's ablation).
+/// Decoder branches in the loss (the method's ablation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 #[cfg_attr(not(target_arch = "wasm32"), derive(clap::ValueEnum))]
@@ -27,7 +27,7 @@ pub struct ConceptLoss {
     pub common: Tensor<1>,
     /// Mean over concept batches and pairs of the independent branch's cross-entropy.
     pub independent: Tensor<1>,
-    /// What is minimised, according to [`LossKind`].
+    /// The minimised loss, according to [`LossKind`].
     pub total: Tensor<1>,
 }
 
