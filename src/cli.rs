@@ -9,8 +9,10 @@ use clap::{Args, Parser, Subcommand};
 use semground::cache::FeatureCache;
 use semground::data::{PairFormat, PhraseUnit};
 use semground::encoders::ImageEncoderKind;
+use semground::eval::boxes::repair_boxes;
+use semground::eval::formats;
 use semground::eval::run::{EvalOptions, evaluate};
-use semground::eval::{Method, Protocol, load_phrase_boxes};
+use semground::eval::{Method, Protocol, Target, load_phrase_boxes};
 use semground::ground::Grounding;
 use semground::head::LossKind;
 use semground::model::Grounder;
@@ -35,6 +37,8 @@ enum Command {
     Train(TrainArgs),
     /// Play the pointing game on a benchmark with phrase boxes.
     Eval(EvalArgs),
+    /// Keep only what inference needs from a trained head: its attention, in f16.
+    ExportHead(ExportHeadArgs),
 }
 
 /// Compute backends.
@@ -66,8 +70,15 @@ enum BenchmarkFormat {
     /// Visual Genome `region_descriptions.json` or region graphs; photo sizes from
     /// `image_data.json` beside it, else from the photos.
     VisualGenome,
-    /// COCO `instances_*.json`: each category in a photo is a phrase, its instances the boxes.
+    /// COCO `instances_*.json`: each category in a photo is a phrase, its instances the boxes
+    /// and masks.
     Coco,
+    /// Flickr30k Entities: the folder with `Annotations/` and `Sentences/`, or a split list
+    /// (`test.txt`) inside it; photos `<id>.jpg`.
+    Flickr30kEntities,
+    /// ReferIt / RefCLEF in the `refer` toolkit's layout: `refs(NAME).p`, with
+    /// `instances.json` beside it (boxes and masks).
+    Referit,
 }
 
 #[derive(Debug, Args)]
@@ -100,6 +111,14 @@ struct EvalArgs {
     /// Projection from a map to a point.
     #[arg(long, value_enum, default_value_t = Protocol::Paper)]
     protocol: Protocol,
+
+    /// What a hit must land in: a box of the phrase, or a mask (coco and referit).
+    #[arg(long, value_enum, default_value_t = Target::Box)]
+    target: Target,
+
+    /// Only the refs of this split (referit): train, val, test, testA, ... [default: all].
+    #[arg(long, value_name = "NAME")]
+    split: Option<String>,
 
     /// Pixels around a box that still count as a hit.
     #[arg(
@@ -219,6 +238,18 @@ struct TrainArgs {
 }
 
 #[derive(Debug, Args)]
+struct ExportHeadArgs {
+    /// A head written by `semground train` (`head.safetensors`, with `head.json` beside it).
+    #[arg(long, value_name = "FILE")]
+    head: PathBuf,
+
+    /// Where to write the inference head; its `.json` goes beside it. Name it
+    /// `weights/head-<encoder>.safetensors` to make it the default of `ground` and `eval`.
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+}
+
+#[derive(Debug, Args)]
 struct GroundArgs {
     /// The photo (JPEG, PNG, WebP, TIFF, BMP or GIF).
     #[arg(long, value_name = "PHOTO")]
@@ -274,7 +305,26 @@ pub fn run() -> Result<()> {
         Command::Ground(args) => ground(args),
         Command::Train(args) => train(args),
         Command::Eval(args) => eval(args),
+        Command::ExportHead(args) => export_head(args),
     }
+}
+
+fn export_head(args: ExportHeadArgs) -> Result<()> {
+    if args.out.extension().and_then(|e| e.to_str()) != Some("safetensors") {
+        bail!(
+            "invalid --out {}: name the file *.safetensors, so its .json can sit beside it",
+            args.out.display()
+        );
+    }
+    let sizes = semground::train::export_inference_head(&args.head, &args.out, &Device::flex())?;
+    eprintln!(
+        "wrote {} ({} bytes, attention only, f16) from {} ({} bytes)",
+        args.out.display(),
+        sizes.exported_bytes,
+        args.head.display(),
+        sizes.full_bytes
+    );
+    Ok(())
 }
 
 /// Returns the weights folder: the flag, else `./weights`, else the repository's own.
@@ -565,26 +615,49 @@ fn eval(args: EvalArgs) -> Result<()> {
     let images = args
         .images
         .unwrap_or_else(|| args.data.parent().unwrap_or(Path::new(".")).join("images"));
+    if args.split.is_some() && args.format != BenchmarkFormat::Referit {
+        bail!(
+            "--split applies to --format referit only; for flickr30k-entities pass the split list (test.txt) as --data"
+        );
+    }
+    let mut bars = Bars::new();
+    let repaired = |mut data| {
+        let report = repair_boxes(&mut data);
+        (data, report)
+    };
     let (data, report, unsized_photos) = match args.format {
         BenchmarkFormat::PhraseBoxes => {
             let (data, report) = load_phrase_boxes(&args.data)?;
             (data, report, Vec::new())
         }
         BenchmarkFormat::VisualGenome => {
-            let (mut data, unsized_photos) =
-                semground::eval::formats::load_visual_genome(&args.data, &images)?;
-            let report = semground::eval::boxes::repair_boxes(&mut data);
+            let (data, unsized_photos) = formats::load_visual_genome(&args.data, &images)?;
+            let (data, report) = repaired(data);
             (data, report, unsized_photos)
         }
         BenchmarkFormat::Coco => {
-            let mut data = semground::eval::formats::load_coco_instances(&args.data)?;
-            let report = semground::eval::boxes::repair_boxes(&mut data);
+            let (data, report) = repaired(formats::load_coco_instances(&args.data)?);
+            (data, report, Vec::new())
+        }
+        BenchmarkFormat::Flickr30kEntities => {
+            let (data, skipped) = formats::load_flickr30k_entities(&args.data)?;
+            bars.note(&format!(
+                "note: left out {} notvisual mention(s) and {} mention(s) of entities without a box",
+                skipped.not_visual, skipped.without_box
+            ));
+            let (data, report) = repaired(data);
+            (data, report, Vec::new())
+        }
+        BenchmarkFormat::Referit => {
+            let (data, report) =
+                repaired(formats::load_referit(&args.data, args.split.as_deref())?);
             (data, report, Vec::new())
         }
     };
     let options = EvalOptions {
         method: args.method,
         protocol: args.protocol,
+        target: args.target,
         tolerance: args.tolerance,
         min_box_area: args.min_box_area,
         seed: args.seed,
@@ -604,7 +677,6 @@ fn eval(args: EvalArgs) -> Result<()> {
         }
         None => None,
     };
-    let mut bars = Bars::new();
     if report.clipped > 0 {
         bars.note(&format!(
             "note: {} box(es) extended past their photo and were clipped to it",
@@ -641,13 +713,18 @@ fn eval(args: EvalArgs) -> Result<()> {
     } else {
         let [low, high] = result.confidence_95;
         println!(
-            "{} ({} protocol{}): {:.2}% ({} of {} phrases), 95% CI {low:.2}..{high:.2}; {} missing photo(s)",
+            "{} ({} protocol{}{}): {:.2}% ({} of {} phrases), 95% CI {low:.2}..{high:.2}; {} missing photo(s)",
             serde_json::to_value(result.method)?
                 .as_str()
                 .unwrap_or_default(),
             serde_json::to_value(result.protocol)?
                 .as_str()
                 .unwrap_or_default(),
+            if result.target == Target::Mask {
+                ", masks"
+            } else {
+                ""
+            },
             if result.tolerance > 0.0 {
                 format!(", {} px tolerance", result.tolerance)
             } else {

@@ -6,7 +6,7 @@ use burn::tensor::{Device, Tensor};
 
 use crate::encoders::{EncodedPhrases, ImageEncoder, ImageEncoderKind, PhraseEncoder};
 use crate::error::{Error, Result};
-use crate::head::{GroundingHead, HEAD_FORMAT, HeadConfig, HeadFile};
+use crate::head::{Attention, HEAD_FORMAT, HeadConfig, HeadFile, HeadParts, load_attention};
 use crate::photo;
 use crate::weights::{REGENERATE_HINT, WeightFile};
 
@@ -48,8 +48,8 @@ pub struct Grounder {
     pub image_encoder: ImageEncoder,
     /// The frozen phrase encoder.
     pub phrase_encoder: PhraseEncoder,
-    /// The trainable head.
-    pub head: GroundingHead,
+    /// The head's attention, the only part of the head that inference needs.
+    pub attention: Attention,
     /// Description of the head (configuration, vocabulary, whether it was trained).
     pub head_file: HeadFile,
     /// Device of every tensor.
@@ -105,15 +105,12 @@ impl Grounder {
             WeightFile::from_bytes(PHRASE_WEIGHTS, files.phrase_weights, REGENERATE_HINT)?;
         let phrase_encoder = PhraseEncoder::load(&files.tokenizer, phrase_weights, device)?;
 
-        let (head, head_file) = match files.head {
+        let (attention, head_file) = match files.head {
             Some((weights, json)) => {
                 let head_file =
                     parse_head_file("head description", &json, kind, phrase_encoder.dim)?;
                 let weights = WeightFile::from_bytes("head weights", weights, HEAD_HINT)?;
-                (
-                    GroundingHead::load(&head_file.config, weights, device)?,
-                    head_file,
-                )
+                (load_attention(&head_file, weights, device)?, head_file)
             }
             None => {
                 let config = HeadConfig::for_encoders(
@@ -128,15 +125,16 @@ impl Grounder {
                     config: config.clone(),
                     concepts: Vec::new(),
                     trained: false,
+                    parts: HeadParts::Attention,
                     training: serde_json::Value::Null,
                 };
-                (config.init(device), head_file)
+                (config.attention.init(device), head_file)
             }
         };
         Ok(Self {
             image_encoder,
             phrase_encoder,
-            head,
+            attention,
             head_file,
             device: device.clone(),
         })
@@ -163,7 +161,7 @@ impl Grounder {
         let [count, _] = phrases.dims();
         let [_, channels, height, width] = image.dims();
         let image = image.expand([count, channels, height, width]);
-        self.head.heatmaps(image, phrases)
+        self.attention.forward(image, phrases).weights
     }
 }
 

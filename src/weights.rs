@@ -61,6 +61,16 @@ impl WeightFile {
         })
     }
 
+    /// Size of the whole file in bytes.
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// Whether the file is empty (never true for a parsed file).
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
     fn error(&self, detail: String) -> Error {
         Error::Weights {
             file: self.label.clone(),
@@ -217,14 +227,24 @@ impl WeightFile {
     }
 }
 
-/// Collects named tensors and serialises them as a safetensors file (f32), in the same names
-/// and layouts that [`WeightFile`] reads back.
+/// Collects named tensors and serialises them as a safetensors file, in the same names and
+/// layouts that [`WeightFile`] reads back: f32 by default, f16 after [`TensorWriter::half`].
 #[derive(Default)]
 pub struct TensorWriter {
     tensors: Vec<(String, Vec<usize>, Vec<f32>)>,
+    half: bool,
 }
 
 impl TensorWriter {
+    /// A writer that stores every tensor as f16: half the bytes, and the precision the
+    /// shipped encoder weights already have.
+    pub fn half() -> Self {
+        Self {
+            half: true,
+            ..Self::default()
+        }
+    }
+
     /// Adds one tensor under `name`. Reads it back from its device.
     pub fn add<const D: usize>(
         &mut self,
@@ -280,17 +300,22 @@ impl TensorWriter {
             .tensors
             .iter()
             .map(|(name, shape, values)| {
-                (
-                    name.clone(),
-                    shape.clone(),
-                    values.iter().flat_map(|v| v.to_le_bytes()).collect(),
-                )
+                let bytes = if self.half {
+                    values
+                        .iter()
+                        .flat_map(|&v| half::f16::from_f32(v).to_le_bytes())
+                        .collect()
+                } else {
+                    values.iter().flat_map(|v| v.to_le_bytes()).collect()
+                };
+                (name.clone(), shape.clone(), bytes)
             })
             .collect();
+        let dtype = if self.half { Dtype::F16 } else { Dtype::F32 };
         let views = raw
             .iter()
             .map(|(name, shape, bytes)| {
-                safetensors::tensor::TensorView::new(Dtype::F32, shape.clone(), bytes)
+                safetensors::tensor::TensorView::new(dtype, shape.clone(), bytes)
                     .map(|view| (name.clone(), view))
             })
             .collect::<std::result::Result<Vec<_>, _>>()

@@ -6,7 +6,7 @@ use std::process::{Command, Output};
 
 use burn::tensor::Device;
 use semground::encoders::ImageEncoderKind;
-use semground::head::{HEAD_FORMAT, HeadConfig, HeadFile};
+use semground::head::{HEAD_FORMAT, HeadConfig, HeadFile, HeadParts};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -292,6 +292,7 @@ fn save_head(dir: &Path, kind: ImageEncoderKind) -> PathBuf {
         config,
         concepts: (0..10).map(|i| format!("concept{i}")).collect(),
         trained: true,
+        parts: HeadParts::Full,
         training: serde_json::Value::Null,
     };
     std::fs::write(
@@ -335,4 +336,47 @@ fn head_of_other_encoder_rejected() {
             "--encoder efficientnet-lite0",
         ],
     );
+}
+
+#[test]
+fn exported_head_grounds_same_cell() {
+    let dir = temp_dir("export");
+    let head = save_head(&dir, ImageEncoderKind::EfficientNetLite0);
+    let exported = dir.join("head-inference.safetensors");
+    let output = semground(&[
+        "export-head",
+        "--head",
+        head.to_str().unwrap(),
+        "--out",
+        exported.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "stderr: {}", stderr(&output));
+    assert!(stderr(&output).contains("attention only, f16"));
+
+    let run = |head: &Path| {
+        let output = ground_photo(&[
+            "--phrase",
+            "a cat",
+            "--encoder",
+            "efficientnet-lite0",
+            "--head",
+            head.to_str().unwrap(),
+            "--json",
+        ]);
+        assert!(output.status.success(), "stderr: {}", stderr(&output));
+        let groundings: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        groundings[0]["cell"].clone()
+    };
+    assert_eq!(run(&head), run(&exported));
+
+    // An exported head is not exported again: it has no decoder left.
+    let again = semground(&[
+        "export-head",
+        "--head",
+        exported.to_str().unwrap(),
+        "--out",
+        dir.join("again.safetensors").to_str().unwrap(),
+    ]);
+    assert_error(&again, &["expected a full head", "Attention"]);
+    std::fs::remove_dir_all(&dir).unwrap();
 }

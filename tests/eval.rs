@@ -288,3 +288,123 @@ fn coco_tiny_every_category_scored() {
         "one phrase per category present in each photo"
     );
 }
+
+/// Runs `semground eval --method center` on a fixture and returns the result and stderr.
+fn center_on(format: &str, data: &str, extra: &[&str]) -> (JsonResult, String) {
+    let data = root().join("tests/data").join(data);
+    let mut args = vec![
+        "--data",
+        data.to_str().unwrap(),
+        "--format",
+        format,
+        "--method",
+        "center",
+    ];
+    args.extend_from_slice(extra);
+    eval(&args)
+}
+
+#[test]
+fn flickr30k_entities_annotations_and_sentences() {
+    // 65567: 13 mentions, 9 of entities with boxes (the centre hits 6); 36979: 15 mentions,
+    // one notvisual, 8 with boxes (the centre hits 5). Entity 255544 has two boxes, one of
+    // them shared with 255542 through a second <name>.
+    let (all, stderr) = center_on("flickr30k-entities", "flickr30k-entities", &[]);
+    assert_eq!((all.hits, all.total), (11, 17), "{stderr}");
+    assert!(
+        stderr.contains(
+            "left out 1 notvisual mention(s) and 10 mention(s) of entities without a box"
+        ),
+        "{stderr}"
+    );
+    let (split, _) = center_on("flickr30k-entities", "flickr30k-entities/test.txt", &[]);
+    assert_eq!((split.hits, split.total), (6, 9));
+}
+
+#[test]
+fn flickr30k_entities_bad_xml_names_line_and_column() {
+    let dir = std::env::temp_dir().join(format!("semground-f30k-{}", std::process::id()));
+    let fixture = root().join("tests/data/flickr30k-entities");
+    std::fs::create_dir_all(dir.join("Annotations")).unwrap();
+    std::fs::create_dir_all(dir.join("Sentences")).unwrap();
+    std::fs::copy(
+        fixture.join("Sentences/65567.txt"),
+        dir.join("Sentences/65567.txt"),
+    )
+    .unwrap();
+    let xml = std::fs::read_to_string(fixture.join("Annotations/65567.xml")).unwrap();
+    std::fs::write(
+        dir.join("Annotations/65567.xml"),
+        xml.replacen("<xmin>241</xmin>", "<xmin>2x1</xmin>", 1),
+    )
+    .unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_semground"))
+        .args([
+            "eval",
+            "--format",
+            "flickr30k-entities",
+            "--method",
+            "center",
+            "--data",
+        ])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("65567.xml:22:4") && stderr.contains("<xmin> is \"2x1\""),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn referit_refs_pickle_with_boxes_and_masks() {
+    // Python 2 pickle (tools/make_referit_fixture.py). The test split has two sentences
+    // with text; the centre lies in both boxes but in only one mask.
+    let (boxes, _) = center_on("referit", "referit/refs(berkeley).p", &["--split", "test"]);
+    assert_eq!((boxes.hits, boxes.total), (2, 2));
+    let (masks, _) = center_on(
+        "referit",
+        "referit/refs(berkeley).p",
+        &["--split", "test", "--target", "mask"],
+    );
+    assert_eq!((masks.hits, masks.total), (1, 2));
+    let (all, _) = center_on("referit", "referit/refs(berkeley).p", &[]);
+    assert_eq!(all.total, 4, "every split, blank sentences left out");
+}
+
+#[test]
+fn coco_masks_lie_inside_boxes() {
+    // A point inside an instance's polygon is inside its box, so mask hits are a subset.
+    let (boxes, _) = center_on(
+        "coco",
+        "benchmarks/coco_instances.json",
+        &["--tolerance", "15"],
+    );
+    let (masks, _) = center_on(
+        "coco",
+        "benchmarks/coco_instances.json",
+        &["--tolerance", "15", "--target", "mask"],
+    );
+    assert_eq!(masks.total, boxes.total);
+    assert!(masks.hits <= boxes.hits);
+    println!(
+        "center: boxes {} hits, masks {} hits",
+        boxes.hits, masks.hits
+    );
+}
+
+#[test]
+fn mask_target_needs_masks() {
+    let data = root().join("tests/data/benchmarks/phrase-boxes-small.json");
+    let output = Command::new(env!("CARGO_BIN_EXE_semground"))
+        .args(["eval", "--method", "center", "--target", "mask", "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("the benchmark has no masks"), "{stderr}");
+}

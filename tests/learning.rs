@@ -8,7 +8,7 @@ mod common;
 use std::path::PathBuf;
 
 use burn::tensor::Device;
-use common::{caption, make_set};
+use common::{Shape, caption, make_set};
 use rand::SeedableRng;
 use rand::rngs::ChaCha8Rng;
 use semground::data::{PairFormat, PhraseUnit};
@@ -17,8 +17,8 @@ use semground::eval::{Protocol, center_point, is_hit, map_point};
 use semground::head::LossKind;
 use semground::model::Grounder;
 use semground::progress::Quiet;
-use semground::train::TrainConfig;
 use semground::train::run::{TrainOptions, train};
+use semground::train::{TrainConfig, export_inference_head};
 
 #[test]
 fn training_beats_center_baseline() {
@@ -76,8 +76,61 @@ fn training_beats_center_baseline() {
         &device,
     )
     .unwrap();
-    let (mut hits, mut center_hits, mut total) = (0, 0, 0);
-    for (name, shapes) in &held_out {
+    let (maps, hits, center_hits, total) = pointing_game(&grounder, &images, &held_out);
+    let accuracy = 100.0 * hits as f64 / total as f64;
+    let center = 100.0 * center_hits as f64 / total as f64;
+    println!(
+        "pointing game on {total} held-out phrases: model {accuracy:.1}%, center baseline {center:.1}%"
+    );
+
+    // The shipped form of a head keeps only the attention, in f16: it must give the same maps
+    // up to f16 rounding.
+    let exported = root.join("head-inference.safetensors");
+    let sizes = export_inference_head(&head, &exported, &device).unwrap();
+    let inference = Grounder::from_dir(
+        &weights,
+        ImageEncoderKind::EfficientNetLite0,
+        Some(&exported),
+        &device,
+    )
+    .unwrap();
+    let (exported_maps, exported_hits, _, _) = pointing_game(&inference, &images, &held_out);
+    let worst = maps
+        .iter()
+        .zip(&exported_maps)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    println!(
+        "exported head: {} of {} bytes, {exported_hits} hits against {hits}, max |map difference| {worst:.2e} (tolerance 2e-3)",
+        sizes.exported_bytes, sizes.full_bytes
+    );
+    std::fs::remove_dir_all(&root).unwrap();
+    assert!(
+        accuracy >= center + 30.0,
+        "model {accuracy:.1}% does not beat the center baseline {center:.1}% by 30 points"
+    );
+    assert!(
+        worst <= 2e-3,
+        "exported head's maps differ by {worst:.2e}, above the tolerance 2e-3"
+    );
+    // f16 halves the attention's bytes and the decoder is dropped.
+    assert!(
+        sizes.exported_bytes * 2 < sizes.full_bytes,
+        "exported head has {} bytes, not under half of the full head's {}",
+        sizes.exported_bytes,
+        sizes.full_bytes
+    );
+}
+
+/// Plays the pointing game (paper protocol) on `photos`; returns every map, the model's hits,
+/// the center baseline's hits and the number of phrases.
+fn pointing_game(
+    grounder: &Grounder,
+    images: &std::path::Path,
+    photos: &[(String, Vec<Shape>)],
+) -> (Vec<f32>, usize, usize, usize) {
+    let (mut all_maps, mut hits, mut center_hits, mut total) = (Vec::new(), 0, 0, 0);
+    for (name, shapes) in photos {
         let photo = image::open(images.join(name)).unwrap().to_rgb8();
         let features = grounder.encode_photo(&photo);
         let phrases: Vec<String> = shapes.iter().map(caption).collect();
@@ -96,15 +149,7 @@ fn training_beats_center_baseline() {
             ));
             center_hits += usize::from(is_hit(center_point(224, 224), &[shape.bounds], 0.0));
         }
+        all_maps.extend(maps);
     }
-    let accuracy = 100.0 * hits as f64 / total as f64;
-    let center = 100.0 * center_hits as f64 / total as f64;
-    println!(
-        "pointing game on {total} held-out phrases: model {accuracy:.1}%, center baseline {center:.1}%"
-    );
-    std::fs::remove_dir_all(&root).unwrap();
-    assert!(
-        accuracy >= center + 30.0,
-        "model {accuracy:.1}% does not beat the center baseline {center:.1}% by 30 points"
-    );
+    (all_maps, hits, center_hits, total)
 }

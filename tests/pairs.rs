@@ -118,11 +118,15 @@ fn flickr30k_markup_parsed() {
         "[/EN#255545/bodyparts/people a man 's arm] at [/EN#255549/scene a formal event] .",
     )
     .unwrap();
+    let parsed: Vec<(&str, &str, &str)> = phrases
+        .iter()
+        .map(|m| (m.id.as_str(), m.types.as_str(), m.phrase.as_str()))
+        .collect();
     assert_eq!(
-        phrases,
+        parsed,
         vec![
-            ("bodyparts/people".into(), "a man 's arm".into()),
-            ("scene".into(), "a formal event".into())
+            ("255545", "bodyparts/people", "a man 's arm"),
+            ("255549", "scene", "a formal event")
         ]
     );
     assert!(
@@ -135,7 +139,7 @@ fn flickr30k_markup_parsed() {
 #[test]
 fn flickr30k_sentences_folder() {
     let loaded = pairs::load(
-        &data("pairs/flickr30k-sentences"),
+        &data("flickr30k-entities/Sentences"),
         PairFormat::Flickr30kEntities,
         false,
     )

@@ -242,10 +242,29 @@ fn load_visual_genome(path: &Path, skip_bad: bool) -> Result<LoadedPairs> {
     Ok(loaded)
 }
 
-/// Extracts the entity phrases of one line of Flickr30k Entities markup,
-/// `[/EN#123/people A man] rides [/EN#124/other a horse] .`, as (type, phrase) pairs.
-pub fn flickr30k_phrases(line: &str) -> std::result::Result<Vec<(String, String)>, String> {
-    let mut phrases = Vec::new();
+/// One entity mention of Flickr30k Entities markup: `[/EN#123/people A man]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntityMention {
+    /// The entity id (`123`), which links the mention to boxes in `Annotations/<image>.xml`;
+    /// `0` marks mentions that name nothing in the photo.
+    pub id: String,
+    /// Its types joined by `/`, such as `people` or `bodyparts/people`.
+    pub types: String,
+    /// The phrase text.
+    pub phrase: String,
+}
+
+impl EntityMention {
+    /// Whether the mention names something visible: not of type `notvisual` and not empty.
+    pub fn is_visual(&self) -> bool {
+        !self.types.split('/').any(|t| t == "notvisual") && !self.phrase.is_empty()
+    }
+}
+
+/// Extracts the entity mentions of one line of Flickr30k Entities markup,
+/// `[/EN#123/people A man] rides [/EN#124/other a horse] .`.
+pub fn flickr30k_phrases(line: &str) -> std::result::Result<Vec<EntityMention>, String> {
+    let mut mentions = Vec::new();
     let mut rest = line;
     while let Some(start) = rest.find("[/EN#") {
         let after = &rest[start + 1..];
@@ -257,14 +276,23 @@ pub fn flickr30k_phrases(line: &str) -> std::result::Result<Vec<(String, String)
             .split_once(' ')
             .ok_or_else(|| format!("entity `{inner}` has no phrase"))?;
         // tag: /EN#<id>/<type>[/<type>...]
-        let types = tag
-            .splitn(3, '/')
-            .nth(2)
+        let mut parts = tag.splitn(3, '/');
+        let id = parts
+            .nth(1)
+            .and_then(|en| en.strip_prefix("EN#"))
+            .filter(|id| !id.is_empty())
+            .ok_or_else(|| format!("entity tag `{tag}` has no id"))?;
+        let types = parts
+            .next()
             .ok_or_else(|| format!("entity tag `{tag}` has no type"))?;
-        phrases.push((types.to_string(), phrase.trim().to_string()));
+        mentions.push(EntityMention {
+            id: id.to_string(),
+            types: types.to_string(),
+            phrase: phrase.trim().to_string(),
+        });
         rest = &after[end + 1..];
     }
-    Ok(phrases)
+    Ok(mentions)
 }
 
 fn load_flickr30k_entities(path: &Path, skip_bad: bool) -> Result<LoadedPairs> {
@@ -289,15 +317,11 @@ fn load_flickr30k_entities(path: &Path, skip_bad: bool) -> Result<LoadedPairs> {
         for (index, line) in text.lines().enumerate() {
             let location = format!("{}:{}", file.display(), index + 1);
             match flickr30k_phrases(line) {
-                Ok(phrases) => {
-                    for (types, phrase) in phrases {
-                        // "notvisual" entities name nothing in the photo.
-                        if types.split('/').any(|t| t == "notvisual") || phrase.is_empty() {
-                            continue;
-                        }
+                Ok(mentions) => {
+                    for mention in mentions.into_iter().filter(EntityMention::is_visual) {
                         loaded.pairs.push(Pair {
                             image: format!("{stem}.jpg"),
-                            phrase,
+                            phrase: mention.phrase,
                         });
                     }
                 }

@@ -10,6 +10,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use super::masks::Mask;
 use super::pointing::BoxXyxy;
 use crate::error::{Error, Result};
 
@@ -45,6 +46,10 @@ pub struct BenchmarkPhrase {
     pub phrase: String,
     /// Boxes `[x_min, y_min, x_max, y_max]`, pixels, max exclusive.
     pub boxes: Vec<BoxXyxy>,
+    /// Segmentation masks of the same objects, where the benchmark has them (COCO,
+    /// RefCLEF); scored with `--target mask`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub masks: Vec<Mask>,
 }
 
 /// Problems found and repaired while loading.

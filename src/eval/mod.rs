@@ -2,6 +2,7 @@
 
 pub mod boxes;
 pub mod formats;
+pub mod masks;
 pub mod pointing;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod report;
@@ -9,6 +10,7 @@ pub mod report;
 pub mod run;
 
 pub use boxes::{BenchmarkImage, BenchmarkPhrase, BoxReport, PhraseBoxes, load_phrase_boxes};
+pub use masks::{Mask, hits_mask};
 pub use pointing::{
-    BoxXyxy, Method, Protocol, center_point, channel_mean, in_box, is_hit, map_point,
+    BoxXyxy, Method, Protocol, Target, center_point, channel_mean, in_box, is_hit, map_point,
 };

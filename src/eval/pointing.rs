@@ -35,6 +35,17 @@ pub enum Method {
     Visual,
 }
 
+/// What a point must land in to score a hit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[cfg_attr(not(target_arch = "wasm32"), derive(clap::ValueEnum))]
+pub enum Target {
+    /// Any ground-truth box of the phrase.
+    Box,
+    /// Any segmentation mask of the phrase (COCO and RefCLEF have them).
+    Mask,
+}
+
 /// An axis-aligned box in photo pixels, `[x_min, y_min, x_max, y_max]`, max exclusive.
 pub type BoxXyxy = [f64; 4];
 

@@ -9,7 +9,8 @@ use rand::{RngExt, SeedableRng};
 use serde::Serialize;
 
 use super::boxes::{BoxReport, PhraseBoxes};
-use super::pointing::{Method, Protocol, center_point, channel_mean, is_hit, map_point};
+use super::masks::hits_mask;
+use super::pointing::{Method, Protocol, Target, center_point, channel_mean, is_hit, map_point};
 use crate::cache::FeatureCache;
 use crate::encoders::ImageEncoderKind;
 use crate::error::{Error, Result};
@@ -25,6 +26,8 @@ pub struct EvalOptions {
     pub method: Method,
     /// Projection from maps to points.
     pub protocol: Protocol,
+    /// What a hit must land in: a box or a mask of the phrase.
+    pub target: Target,
     /// Pixels around a box that still count as a hit (0 for the strict game).
     pub tolerance: f64,
     /// Boxes smaller than this share of the photo's area are ignored, and phrases left
@@ -66,6 +69,8 @@ pub struct EvalResult {
     pub method: Method,
     /// The projection protocol.
     pub protocol: Protocol,
+    /// What a hit must land in.
+    pub target: Target,
     /// Hit tolerance in pixels.
     pub tolerance: f64,
     /// Minimum box area as a share of the photo (0 for none).
@@ -86,6 +91,8 @@ pub struct EvalResult {
     pub missing_image_names: Vec<String>,
     /// Phrases left out by the minimum box area.
     pub skipped_small: usize,
+    /// Phrases left out because they have no mask (with `--target mask` only).
+    pub skipped_without_mask: usize,
     /// Boxes clipped to their photo and empty boxes found while loading.
     pub boxes: BoxReport,
     /// Per-phrase outcomes, in benchmark order.
@@ -126,6 +133,16 @@ pub fn evaluate(
 ) -> Result<EvalResult> {
     let device = Device::flex();
     let cache = FeatureCache::new(&options.cache);
+    let has_masks = data
+        .images
+        .iter()
+        .any(|image| image.phrases.iter().any(|p| !p.masks.is_empty()));
+    if options.target == Target::Mask && !has_masks {
+        return Err(Error::Data {
+            location: "--target mask".into(),
+            detail: "the benchmark has no masks; use --target box, or a COCO instances or RefCLEF benchmark, which carry masks".into(),
+        });
+    }
 
     // Frozen features where the method needs them.
     let mut grounder = None;
@@ -184,6 +201,7 @@ pub fn evaluate(
     let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
     let mut outcomes = Vec::new();
     let mut skipped_small = 0;
+    let mut skipped_without_mask = 0;
     progress.start("pointing game", data.images.len());
     for (index, image) in data.images.iter().enumerate() {
         progress.set(index);
@@ -222,6 +240,10 @@ pub fn evaluate(
                 skipped_small += 1;
                 continue;
             }
+            if options.target == Target::Mask && phrase.masks.is_empty() {
+                skipped_without_mask += 1;
+                continue;
+            }
             let point = match options.method {
                 Method::Model => map_point(
                     &model_maps[phrase_index * 49..(phrase_index + 1) * 49],
@@ -249,7 +271,10 @@ pub fn evaluate(
             outcomes.push(PhraseOutcome {
                 file: image.file.clone(),
                 phrase: phrase.phrase.clone(),
-                hit: is_hit(point, &boxes, options.tolerance),
+                hit: match options.target {
+                    Target::Box => is_hit(point, &boxes, options.tolerance),
+                    Target::Mask => hits_mask(point, &phrase.masks, options.tolerance),
+                },
                 point,
                 box_area,
             });
@@ -262,6 +287,7 @@ pub fn evaluate(
     Ok(EvalResult {
         method: options.method,
         protocol: options.protocol,
+        target: options.target,
         tolerance: options.tolerance,
         min_box_area: options.min_box_area,
         encoder: needs_photos(options.method).then_some(options.encoder),
@@ -276,6 +302,7 @@ pub fn evaluate(
         missing_images: missing_image_names.len(),
         missing_image_names,
         skipped_small,
+        skipped_without_mask,
         boxes: report,
         outcomes,
     })

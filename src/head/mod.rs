@@ -85,6 +85,17 @@ pub struct GroundingHead {
     pub decoder: ConceptDecoder,
 }
 
+/// Which parts of the head a weights file holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HeadParts {
+    /// Attention and concept decoder, in f32: what `semground train` writes.
+    #[default]
+    Full,
+    /// Only the attention, in f16: all that inference needs, as shipped in `weights/`.
+    Attention,
+}
+
 /// Description of a head, stored as JSON beside its weights.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct HeadFile {
@@ -99,6 +110,9 @@ pub struct HeadFile {
     pub concepts: Vec<String>,
     /// Whether the weights come from training (false for random initialisation).
     pub trained: bool,
+    /// The parts the weights file holds; files written before this field hold the full head.
+    #[serde(default)]
+    pub parts: HeadParts,
     /// Free-form description of the training run (data, settings, time).
     #[serde(default)]
     pub training: serde_json::Value,
@@ -141,12 +155,7 @@ impl GroundingHead {
     /// Serialises the weights in the names that [`GroundingHead::load`] reads.
     pub fn to_safetensors(&self) -> Result<Vec<u8>> {
         let mut writer = TensorWriter::default();
-        let attention = &self.attention;
-        writer.batch_norm("attention.image_norm", &attention.image_norm)?;
-        writer.batch_norm("attention.phrase_norm", &attention.phrase_norm)?;
-        for (index, conv) in attention.convs.iter().enumerate() {
-            writer.conv2d(&format!("attention.convs.{index}"), conv)?;
-        }
+        write_attention(&mut writer, &self.attention)?;
         let decoder = &self.decoder;
         writer.conv2d("decoder.independent_reduce", &decoder.independent_reduce)?;
         writer.linear(
@@ -188,20 +197,22 @@ impl GroundingHead {
         Ok(self)
     }
 
+    /// Serialises only the attention, in f16, in the names that [`load_attention`] reads:
+    /// the file shipped for inference, about a fortieth of the full head's size.
+    pub fn attention_to_safetensors(&self) -> Result<Vec<u8>> {
+        let mut writer = TensorWriter::half();
+        write_attention(&mut writer, &self.attention)?;
+        writer.to_bytes(HashMap::from([(
+            "format".to_string(),
+            HEAD_FORMAT.to_string(),
+        )]))
+    }
+
     /// Loads a head of architecture `config` from `weights`, checking every tensor.
     pub fn load(config: &HeadConfig, mut weights: WeightFile, device: &Device) -> Result<Self> {
         config.validate()?;
         let head = config.init(device);
-        let mut attention = head.attention;
-        attention.image_norm =
-            weights.batch_norm("attention.image_norm", attention.image_norm, device)?;
-        attention.phrase_norm =
-            weights.batch_norm("attention.phrase_norm", attention.phrase_norm, device)?;
-        let mut convs = Vec::with_capacity(attention.convs.len());
-        for (index, conv) in attention.convs.into_iter().enumerate() {
-            convs.push(weights.conv2d(&format!("attention.convs.{index}"), conv, device)?);
-        }
-        attention.convs = convs;
+        let attention = read_attention(head.attention, &mut weights, device)?;
 
         let mut decoder = head.decoder;
         decoder.independent_reduce = weights.conv2d(
@@ -223,5 +234,52 @@ impl GroundingHead {
         )?;
         weights.finish()?;
         Ok(GroundingHead { attention, decoder })
+    }
+}
+
+/// The one place that names the attention's tensors when writing them.
+fn write_attention(writer: &mut TensorWriter, attention: &Attention) -> Result<()> {
+    writer.batch_norm("attention.image_norm", &attention.image_norm)?;
+    writer.batch_norm("attention.phrase_norm", &attention.phrase_norm)?;
+    for (index, conv) in attention.convs.iter().enumerate() {
+        writer.conv2d(&format!("attention.convs.{index}"), conv)?;
+    }
+    Ok(())
+}
+
+/// Fills `attention` from the `attention.*` tensors of `weights`, checking each shape.
+fn read_attention(
+    mut attention: Attention,
+    weights: &mut WeightFile,
+    device: &Device,
+) -> Result<Attention> {
+    attention.image_norm =
+        weights.batch_norm("attention.image_norm", attention.image_norm, device)?;
+    attention.phrase_norm =
+        weights.batch_norm("attention.phrase_norm", attention.phrase_norm, device)?;
+    let mut convs = Vec::with_capacity(attention.convs.len());
+    for (index, conv) in attention.convs.into_iter().enumerate() {
+        convs.push(weights.conv2d(&format!("attention.convs.{index}"), conv, device)?);
+    }
+    attention.convs = convs;
+    Ok(attention)
+}
+
+/// Loads the attention described by `head_file` from `weights`, whichever parts the file
+/// holds: a full head's decoder tensors are read, checked and dropped.
+pub fn load_attention(
+    head_file: &HeadFile,
+    mut weights: WeightFile,
+    device: &Device,
+) -> Result<Attention> {
+    match head_file.parts {
+        HeadParts::Full => Ok(GroundingHead::load(&head_file.config, weights, device)?.attention),
+        HeadParts::Attention => {
+            head_file.config.attention.validate()?;
+            let attention = head_file.config.attention.init(device);
+            let attention = read_attention(attention, &mut weights, device)?;
+            weights.finish()?;
+            Ok(attention)
+        }
     }
 }

@@ -17,7 +17,10 @@ use crate::data::{ConceptBatch, ConceptSampler, ConceptSet, PairFormat, PhraseUn
 use crate::encoders::ImageEncoderKind;
 use crate::error::{Error, Result};
 use crate::features::FeatureTable;
-use crate::head::{ConceptLoss, GroundingHead, HEAD_FORMAT, HeadConfig, HeadFile, LossKind};
+use crate::head::{
+    ConceptLoss, GroundingHead, HEAD_FORMAT, HeadConfig, HeadFile, HeadParts, LossKind,
+};
+use crate::weights::WeightFile;
 
 /// Everything that defines a training run; saved as `config.json` in the output folder.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -199,6 +202,7 @@ pub fn save_head(
         config: head_config.clone(),
         concepts: set.concepts.clone(),
         trained: true,
+        parts: HeadParts::Full,
         training,
     };
     let json = serde_json::to_vec_pretty(&description).map_err(|error| Error::Config {
@@ -210,4 +214,53 @@ pub fn save_head(
     crate::files::write_atomic(&path, &head.to_safetensors()?)?;
     crate::files::write_atomic(&path.with_extension("json"), &json)?;
     Ok(path)
+}
+
+/// Sizes of a head before and after [`export_inference_head`], in bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct ExportedHead {
+    /// The full head's safetensors file.
+    pub full_bytes: u64,
+    /// The attention-only f16 file written.
+    pub exported_bytes: u64,
+}
+
+/// Reads a full head saved by [`save_head`] (`head`, with its `.json` beside it) and writes
+/// what inference needs, the attention in f16, to `out` with its `.json` beside it. The
+/// description keeps the vocabulary and the training record, so the shipped file still says
+/// how it was made.
+pub fn export_inference_head(head: &Path, out: &Path, device: &Device) -> Result<ExportedHead> {
+    let json_path = head.with_extension("json");
+    let json = std::fs::read(&json_path)
+        .map_err(|error| Error::io("failed to read", &json_path, error))?;
+    let mut description: HeadFile =
+        serde_json::from_slice(&json).map_err(|error| Error::Config {
+            name: json_path.display().to_string(),
+            detail: format!("not a head description ({error})"),
+        })?;
+    if description.format != HEAD_FORMAT || description.parts != HeadParts::Full {
+        return Err(Error::Config {
+            name: json_path.display().to_string(),
+            detail: format!(
+                "expected a full head ({HEAD_FORMAT}, parts full) as `semground train` writes it, found {:?} with parts {:?}",
+                description.format, description.parts
+            ),
+        });
+    }
+    let weights = WeightFile::open(head, crate::model::HEAD_HINT)?;
+    let full_bytes = weights.len() as u64;
+    let trained = GroundingHead::load(&description.config, weights, device)?;
+
+    let bytes = trained.attention_to_safetensors()?;
+    description.parts = HeadParts::Attention;
+    let json = serde_json::to_vec_pretty(&description).map_err(|error| Error::Config {
+        name: "head description".into(),
+        detail: error.to_string(),
+    })?;
+    crate::files::write_atomic(out, &bytes)?;
+    crate::files::write_atomic(&out.with_extension("json"), &json)?;
+    Ok(ExportedHead {
+        full_bytes,
+        exported_bytes: bytes.len() as u64,
+    })
 }

@@ -1,15 +1,14 @@
-//! Benchmark loaders that turn other annotation formats into [`PhraseBoxes`]: Visual Genome
-//! region descriptions or region graphs (each region's phrase with its box), and COCO
-//! instances (each category present in a photo, with the boxes of its instances).
+//! Visual Genome as a benchmark: region descriptions or region graphs, each region's phrase
+//! with its box.
 
 use std::collections::HashMap;
 use std::path::Path;
 
 use serde::Deserialize;
 
-use super::boxes::{BenchmarkImage, BenchmarkPhrase, PHRASE_BOXES_FORMAT, PhraseBoxes};
 use crate::data::pairs::{VgImage, read_json};
 use crate::error::{Error, Result};
+use crate::eval::boxes::{BenchmarkImage, BenchmarkPhrase, PHRASE_BOXES_FORMAT, PhraseBoxes};
 
 #[derive(Deserialize)]
 struct VgImageData {
@@ -82,6 +81,7 @@ pub fn load_visual_genome(path: &Path, images: &Path) -> Result<(PhraseBoxes, Ve
             by_image[slot].1.push(BenchmarkPhrase {
                 phrase: phrase.to_string(),
                 boxes: vec![[x, y, x + width, y + height]],
+                masks: Vec::new(),
             });
         }
     }
@@ -113,92 +113,4 @@ pub fn load_visual_genome(path: &Path, images: &Path) -> Result<(PhraseBoxes, Ve
         },
         missing,
     ))
-}
-
-#[derive(Deserialize)]
-struct CocoInstances {
-    images: Vec<CocoImage>,
-    annotations: Vec<CocoInstance>,
-    categories: Vec<CocoCategory>,
-}
-
-#[derive(Deserialize)]
-struct CocoImage {
-    id: u64,
-    file_name: String,
-    width: u32,
-    height: u32,
-}
-
-#[derive(Deserialize)]
-struct CocoInstance {
-    image_id: u64,
-    category_id: u64,
-    /// `[x, y, width, height]` in pixels.
-    bbox: [f64; 4],
-}
-
-#[derive(Deserialize)]
-struct CocoCategory {
-    id: u64,
-    name: String,
-}
-
-/// Reads COCO `instances_*.json` as a benchmark: in each photo, every category present is a
-/// phrase (its name, such as "person"), and every instance of it is one of its boxes.
-// TODO: score against the instances' polygon and RLE masks (`--target mask`), not only boxes.
-pub fn load_coco_instances(path: &Path) -> Result<PhraseBoxes> {
-    let file: CocoInstances = read_json(path)?;
-    let names: HashMap<u64, &str> = file
-        .categories
-        .iter()
-        .map(|c| (c.id, c.name.as_str()))
-        .collect();
-    let mut images: Vec<BenchmarkImage> = file
-        .images
-        .iter()
-        .map(|image| BenchmarkImage {
-            file: image.file_name.clone(),
-            width: image.width,
-            height: image.height,
-            phrases: Vec::new(),
-        })
-        .collect();
-    let index: HashMap<u64, usize> = file
-        .images
-        .iter()
-        .enumerate()
-        .map(|(i, image)| (image.id, i))
-        .collect();
-    for (position, instance) in file.annotations.iter().enumerate() {
-        let location = || format!("{}: annotations[{position}]", path.display());
-        let &slot = index.get(&instance.image_id).ok_or_else(|| Error::Data {
-            location: location(),
-            detail: format!("image_id {} is not in `images`", instance.image_id),
-        })?;
-        let name = names
-            .get(&instance.category_id)
-            .ok_or_else(|| Error::Data {
-                location: location(),
-                detail: format!(
-                    "category_id {} is not in `categories`",
-                    instance.category_id
-                ),
-            })?;
-        let [x, y, width, height] = instance.bbox;
-        let bounds = [x, y, x + width, y + height];
-        let phrases = &mut images[slot].phrases;
-        match phrases.iter_mut().find(|phrase| phrase.phrase == *name) {
-            Some(phrase) => phrase.boxes.push(bounds),
-            None => phrases.push(BenchmarkPhrase {
-                phrase: (*name).to_string(),
-                boxes: vec![bounds],
-            }),
-        }
-    }
-    images.retain(|image| !image.phrases.is_empty());
-    Ok(PhraseBoxes {
-        format: PHRASE_BOXES_FORMAT.into(),
-        images,
-    })
 }
