@@ -112,7 +112,7 @@ struct EvalArgs {
     #[arg(long, value_enum, default_value_t = Protocol::Paper)]
     protocol: Protocol,
 
-    /// What a hit must land in: a box of the phrase, or a mask (coco and referit).
+    /// Hit target: a box of the phrase, or its mask (coco and referit).
     #[arg(long, value_enum, default_value_t = Target::Box)]
     target: Target,
 
@@ -243,7 +243,7 @@ struct ExportHeadArgs {
     #[arg(long, value_name = "FILE")]
     head: PathBuf,
 
-    /// Where to write the inference head; its `.json` goes beside it. Name it
+    /// Output file of the inference head, with its `.json` written beside it. Name it
     /// `weights/head-<encoder>.safetensors` to make it the default of `ground` and `eval`.
     #[arg(long, value_name = "FILE")]
     out: PathBuf,

@@ -66,7 +66,7 @@ impl WeightFile {
         self.bytes.len()
     }
 
-    /// Whether the file is empty (never true for a parsed file).
+    /// Tells whether the file is empty (never true for a parsed file).
     pub fn is_empty(&self) -> bool {
         self.bytes.is_empty()
     }
@@ -236,7 +236,7 @@ pub struct TensorWriter {
 }
 
 impl TensorWriter {
-    /// A writer that stores every tensor as f16: half the bytes, and the precision the
+    /// Creates a writer that stores every tensor as f16: half the bytes, and the precision the
     /// shipped encoder weights already have.
     pub fn half() -> Self {
         Self {

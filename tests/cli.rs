@@ -76,8 +76,8 @@ fn json_output_per_phrase() {
     let output = ground_photo(&["--phrase", "an astronaut", "--phrase", "the flag", "--json"]);
     assert!(output.status.success(), "stderr: {}", stderr(&output));
     assert!(
-        stderr(&output).contains("untrained"),
-        "no untrained-head warning: {}",
+        !stderr(&output).contains("untrained"),
+        "the shipped head is trained: {}",
         stderr(&output)
     );
 
@@ -378,5 +378,26 @@ fn exported_head_grounds_same_cell() {
         dir.join("again.safetensors").to_str().unwrap(),
     ]);
     assert_error(&again, &["expected a full head", "Attention"]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn untrained_head_warned() {
+    // A weights folder with the frozen networks but no shipped head.
+    let dir = temp_dir("no-head");
+    for entry in std::fs::read_dir(root().join("weights")).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if !name.starts_with("head-") {
+            std::os::unix::fs::symlink(&path, dir.join(&name)).unwrap();
+        }
+    }
+    let output = ground_photo(&["--phrase", "a cat", "--weights", dir.to_str().unwrap()]);
+    assert!(output.status.success(), "stderr: {}", stderr(&output));
+    assert!(
+        stderr(&output).contains("the attention head is untrained"),
+        "no untrained-head warning: {}",
+        stderr(&output)
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -338,6 +338,7 @@ fn flickr30k_entities_bad_xml_names_line_and_column() {
         xml.replacen("<xmin>241</xmin>", "<xmin>2x1</xmin>", 1),
     )
     .unwrap();
+
     let output = Command::new(env!("CARGO_BIN_EXE_semground"))
         .args([
             "eval",
@@ -407,4 +408,52 @@ fn mask_target_needs_masks() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("the benchmark has no masks"), "{stderr}");
+}
+
+/// Runs `semground eval --method center` on a file written to a fresh temporary folder
+/// (`instances.json` beside it, if given) and returns the exit code and stderr.
+fn center_on_written(
+    format: &str,
+    name: &str,
+    bytes: &[u8],
+    instances: Option<&str>,
+) -> (Option<i32>, String) {
+    let dir = std::env::temp_dir().join(format!("semground-bad-{format}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(name), bytes).unwrap();
+    if let Some(instances) = instances {
+        std::fs::write(dir.join("instances.json"), instances).unwrap();
+    }
+    let output = Command::new(env!("CARGO_BIN_EXE_semground"))
+        .args(["eval", "--method", "center", "--format", format, "--data"])
+        .arg(dir.join(name))
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn malformed_masks_and_pickles_rejected() {
+    let coco = r#"{"images": [{"id": 1, "file_name": "a.jpg", "width": 4, "height": 4}],
+        "categories": [{"id": 2, "name": "rock"}],
+        "annotations": [{"image_id": 1, "category_id": 2, "bbox": [0, 0, 2, 2],
+                         "segmentation": {"size": [4, 4], "counts": [3, 2]}}]}"#;
+    let (code, stderr) = center_on_written("coco", "instances.json", coco.as_bytes(), None);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("annotations[0].segmentation")
+            && stderr.contains("RLE runs cover 5 pixels, but size 4 x 4 has 16"),
+        "{stderr}"
+    );
+
+    let (code, stderr) = center_on_written("referit", "refs(unc).p", b"not a pickle", Some("{}"));
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("not a refs pickle of the `refer` toolkit"),
+        "{stderr}"
+    );
 }

@@ -255,7 +255,7 @@ pub struct EntityMention {
 }
 
 impl EntityMention {
-    /// Whether the mention names something visible: not of type `notvisual` and not empty.
+    /// Tells whether the mention names something visible: not of type `notvisual` and not empty.
     pub fn is_visual(&self) -> bool {
         !self.types.split('/').any(|t| t == "notvisual") && !self.phrase.is_empty()
     }

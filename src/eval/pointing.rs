@@ -35,7 +35,7 @@ pub enum Method {
     Visual,
 }
 
-/// What a point must land in to score a hit.
+/// Hit target: the region a point must land in to score a hit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 #[cfg_attr(not(target_arch = "wasm32"), derive(clap::ValueEnum))]

@@ -26,7 +26,7 @@ pub struct EvalOptions {
     pub method: Method,
     /// Projection from maps to points.
     pub protocol: Protocol,
-    /// What a hit must land in: a box or a mask of the phrase.
+    /// Hit target: a box or a mask of the phrase.
     pub target: Target,
     /// Pixels around a box that still count as a hit (0 for the strict game).
     pub tolerance: f64,
@@ -69,7 +69,7 @@ pub struct EvalResult {
     pub method: Method,
     /// The projection protocol.
     pub protocol: Protocol,
-    /// What a hit must land in.
+    /// Hit target.
     pub target: Target,
     /// Hit tolerance in pixels.
     pub tolerance: f64,

@@ -85,7 +85,7 @@ pub struct GroundingHead {
     pub decoder: ConceptDecoder,
 }
 
-/// Which parts of the head a weights file holds.
+/// Parts of the head that a weights file contains.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum HeadParts {
@@ -198,7 +198,8 @@ impl GroundingHead {
     }
 
     /// Serialises only the attention, in f16, in the names that [`load_attention`] reads:
-    /// the file shipped for inference, about a fortieth of the full head's size.
+    /// the file shipped for inference, 1 to 2 MB where the full head with 2000 concepts has
+    /// about 50 MB.
     pub fn attention_to_safetensors(&self) -> Result<Vec<u8>> {
         let mut writer = TensorWriter::half();
         write_attention(&mut writer, &self.attention)?;
@@ -237,7 +238,7 @@ impl GroundingHead {
     }
 }
 
-/// The one place that names the attention's tensors when writing them.
+/// Writes the attention's tensors; the only place that names them for writing.
 fn write_attention(writer: &mut TensorWriter, attention: &Attention) -> Result<()> {
     writer.batch_norm("attention.image_norm", &attention.image_norm)?;
     writer.batch_norm("attention.phrase_norm", &attention.phrase_norm)?;

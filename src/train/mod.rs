@@ -121,8 +121,17 @@ pub fn batch_tensors(
     )
 }
 
-fn scalar(tensor: Tensor<1>) -> f64 {
-    f64::from(tensor.into_scalar::<f32>())
+/// Reads a one-element tensor back. Device failures (a GPU out of memory, a lost device)
+/// surface here, so they become an error instead of a panic.
+fn scalar(tensor: Tensor<1>) -> Result<f64> {
+    tensor
+        .try_into_scalar::<f32>()
+        .map(f64::from)
+        .map_err(|error| {
+            Error::Readback(format!(
+                "{error}; on a GPU, try a smaller --batch-size or --device cpu"
+            ))
+        })
 }
 
 /// Runs one epoch: every concept batch once, `batch_size` per Adam step. Returns the trained
@@ -137,7 +146,7 @@ pub fn run_epoch(
     optimizer: &mut ModuleOptimizer,
     device: &Device,
     progress: &mut dyn FnMut(usize),
-) -> (GroundingHead, EpochLog) {
+) -> Result<(GroundingHead, EpochLog)> {
     let start = Instant::now();
     let batches = sampler.epoch(epoch as u64);
     let (mut common, mut independent, mut total, mut correct) = (0.0, 0.0, 0.0, 0usize);
@@ -148,10 +157,11 @@ pub fn run_epoch(
         let loss = ConceptLoss::new(&logits, targets.clone(), config.loss);
 
         let predicted = logits.common.detach().argmax(1).reshape([chunk.len()]);
-        correct += predicted.equal(targets).int().sum().into_scalar::<i64>() as usize;
-        common += scalar(loss.common.detach());
-        independent += scalar(loss.independent.detach());
-        total += scalar(loss.total.clone().detach());
+        // A count below 2^24 is exact in f32.
+        correct += scalar(predicted.equal(targets).float().sum())? as usize;
+        common += scalar(loss.common.detach())?;
+        independent += scalar(loss.independent.detach())?;
+        total += scalar(loss.total.clone().detach())?;
         steps += 1;
 
         let gradients = GradientsParams::from_grads(loss.total.backward(), &head);
@@ -167,7 +177,7 @@ pub fn run_epoch(
         concept_accuracy: 100.0 * correct as f64 / batches.len().max(1) as f64,
         seconds: start.elapsed().as_secs_f64(),
     };
-    (head, log)
+    Ok((head, log))
 }
 
 /// Builds the head's configuration for a training run.
@@ -227,7 +237,7 @@ pub struct ExportedHead {
 
 /// Reads a full head saved by [`save_head`] (`head`, with its `.json` beside it) and writes
 /// what inference needs, the attention in f16, to `out` with its `.json` beside it. The
-/// description keeps the vocabulary and the training record, so the shipped file still says
+/// description keeps the vocabulary and the training record, so the shipped file still records
 /// how it was made.
 pub fn export_inference_head(head: &Path, out: &Path, device: &Device) -> Result<ExportedHead> {
     let json_path = head.with_extension("json");

@@ -306,7 +306,7 @@ pub fn train(options: &TrainOptions, progress: &mut dyn Progress) -> Result<Trai
             &mut optimizer,
             &device,
             &mut |done| progress.set(done),
-        );
+        )?;
         head = trained;
         progress.finish();
         progress.note(&format!(
