@@ -35,7 +35,7 @@ enum Command {
     Ground(GroundArgs),
     /// Train the attention head from (photo, phrase) pairs, without boxes.
     Train(TrainArgs),
-    /// Play the pointing game on a benchmark with phrase boxes.
+    /// Play the pointing game on a benchmark with phrase boxes or masks.
     Eval(EvalArgs),
     /// Keep only what inference needs from a trained head: its attention, in f16.
     ExportHead(ExportHeadArgs),
@@ -83,8 +83,8 @@ enum BenchmarkFormat {
 
 #[derive(Debug, Args)]
 struct EvalArgs {
-    /// The benchmark file.
-    #[arg(long, value_name = "FILE")]
+    /// The benchmark file (for flickr30k-entities, the data set folder or a split list).
+    #[arg(long, value_name = "PATH")]
     data: PathBuf,
 
     /// Format of --data.
@@ -395,9 +395,9 @@ fn ground(args: GroundArgs) -> Result<()> {
         .collect();
 
     if args.json {
-        println!("{}", serde_json::to_string(&groundings)?);
+        emit(&format!("{}\n", serde_json::to_string(&groundings)?))?;
     } else {
-        print_text(&groundings, width, height);
+        emit(&grounding_text(&groundings, width, height))?;
     }
 
     if let (Some(out), Some(format)) = (&args.out, out_format) {
@@ -449,23 +449,43 @@ fn short(phrase: &str) -> String {
     format!("{head}...")
 }
 
-fn print_text(groundings: &[Grounding], width: u32, height: u32) {
+/// Formats a correlation to three decimals, or "n/a" where it is undefined.
+fn correlation_text(value: Option<f64>) -> String {
+    value.map_or_else(|| "n/a".into(), |value| format!("{value:.3}"))
+}
+
+/// Writes `text` to stdout. A closed pipe (`semground ... | head`) ends the output quietly
+/// instead of failing.
+fn emit(text: &str) -> Result<()> {
+    use std::io::Write;
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(error).context("failed to write to stdout")
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Formats each grounding as its cell, point and 7 x 7 map in percent.
+fn grounding_text(groundings: &[Grounding], width: u32, height: u32) -> String {
+    let mut text = String::new();
     for grounding in groundings {
         let [row, column] = grounding.cell;
         let [x, y] = grounding.point;
-        println!(
-            "{:?}: cell (row {row}, column {column}), point ({x:.0}, {y:.0}) in the {width} x {height} photo",
+        text.push_str(&format!(
+            "{:?}: cell (row {row}, column {column}), point ({x:.0}, {y:.0}) in the {width} x {height} photo\n",
             short(&grounding.phrase)
-        );
-        println!("  attention per cell, percent (rows top to bottom):");
+        ));
+        text.push_str("  attention per cell, percent (rows top to bottom):\n");
         for cells in &grounding.heatmap {
             let line: Vec<String> = cells
                 .iter()
                 .map(|value| format!("{:5.1}", value * 100.0))
                 .collect();
-            println!("  {}", line.join(" "));
+            text.push_str(&format!("  {}\n", line.join(" ")));
         }
     }
+    text
 }
 
 /// Progress on standard error: bars on a terminal, else a plain line every 10% so that logs
@@ -690,7 +710,28 @@ fn eval(args: EvalArgs) -> Result<()> {
             report.zero_area.join("; ")
         ));
     }
+    if matches!(args.method, Method::Center | Method::Random) {
+        let missing = data
+            .images
+            .iter()
+            .filter(|image| !options.images.join(&image.file).exists())
+            .count();
+        if missing > 0 {
+            bars.note(&format!(
+                "note: {missing} photo(s) are not in {}; this baseline still scores their phrases from the annotated sizes, while model and visual skip them",
+                options.images.display()
+            ));
+        }
+    }
     let result = evaluate(&data, report, unsized_photos, &options, &mut bars)?;
+    if result.total == 0 {
+        bail!(
+            "no phrase was scored: {} photo(s) missing, {} phrase(s) under --min-box-area, {} without a mask; check --images, --data and the filters",
+            result.missing_images,
+            result.skipped_small,
+            result.skipped_without_mask
+        );
+    }
     if result.missing_images > 0 {
         bars.note(&format!(
             "warning: {} photo(s) missing or unreadable, their phrases are not scored: {}",
@@ -701,19 +742,19 @@ fn eval(args: EvalArgs) -> Result<()> {
     if let (Some(dir), Some(tagger)) = (&args.report, &tagger) {
         let summary = semground::eval::report::write_report(dir, tagger, &result)?;
         bars.note(&format!(
-            "report written to {}: {} concepts; correlation of box area with hits {:.3}, of concept mean box area with accuracy {:.3}",
+            "report written to {}: {} concepts; correlation of box area with hits {}, of concept mean box area with accuracy over concepts with 5 or more phrases {}",
             dir.display(),
             summary.concepts,
-            summary.area_hit_correlation,
-            summary.concept_area_accuracy_correlation
+            correlation_text(summary.area_hit_correlation),
+            correlation_text(summary.concept_area_accuracy_correlation)
         ));
     }
     if args.json {
-        println!("{}", serde_json::to_string(&result)?);
+        emit(&format!("{}\n", serde_json::to_string(&result)?))?;
     } else {
         let [low, high] = result.confidence_95;
-        println!(
-            "{} ({} protocol{}{}): {:.2}% ({} of {} phrases), 95% CI {low:.2}..{high:.2}; {} missing photo(s)",
+        emit(&format!(
+            "{} ({} protocol{}{}{}): {:.2}% ({} of {} phrases), 95% CI {low:.2}..{high:.2}; {} missing photo(s)\n",
             serde_json::to_value(result.method)?
                 .as_str()
                 .unwrap_or_default(),
@@ -725,6 +766,14 @@ fn eval(args: EvalArgs) -> Result<()> {
             } else {
                 ""
             },
+            if result.min_box_area > 0.0 {
+                format!(
+                    ", boxes from {} of the photo, {} phrase(s) skipped",
+                    result.min_box_area, result.skipped_small
+                )
+            } else {
+                String::new()
+            },
             if result.tolerance > 0.0 {
                 format!(", {} px tolerance", result.tolerance)
             } else {
@@ -734,7 +783,7 @@ fn eval(args: EvalArgs) -> Result<()> {
             result.hits,
             result.total,
             result.missing_images
-        );
+        ))?;
     }
     Ok(())
 }

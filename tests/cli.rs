@@ -378,6 +378,24 @@ fn exported_head_grounds_same_cell() {
         dir.join("again.safetensors").to_str().unwrap(),
     ]);
     assert_error(&again, &["expected a full head", "Attention"]);
+
+    // Exporting onto the input itself would destroy the full head.
+    let onto_itself = semground(&[
+        "export-head",
+        "--head",
+        head.to_str().unwrap(),
+        "--out",
+        head.to_str().unwrap(),
+    ]);
+    assert_error(&onto_itself, &["would overwrite the full head"]);
+    let missing = semground(&[
+        "export-head",
+        "--head",
+        dir.join("nothing.safetensors").to_str().unwrap(),
+        "--out",
+        dir.join("out.safetensors").to_str().unwrap(),
+    ]);
+    assert_error(&missing, &["nothing.safetensors", "file not found"]);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

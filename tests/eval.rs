@@ -457,3 +457,61 @@ fn malformed_masks_and_pickles_rejected() {
         "{stderr}"
     );
 }
+
+#[test]
+fn nothing_scored_is_an_error() {
+    // The fixture has no photos, so the model scores nothing.
+    let data = root().join("tests/data/flickr30k-entities");
+    let output = Command::new(env!("CARGO_BIN_EXE_semground"))
+        .args([
+            "eval",
+            "--format",
+            "flickr30k-entities",
+            "--encoder",
+            "efficientnet-lite0",
+            "--data",
+        ])
+        .arg(&data)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("no phrase was scored: 2 photo(s) missing"),
+        "{stderr}"
+    );
+
+    // A split that no ref has names the splits that exist.
+    let data = root().join("tests/data/referit/refs(berkeley).p");
+    let output = Command::new(env!("CARGO_BIN_EXE_semground"))
+        .args([
+            "eval", "--format", "referit", "--method", "center", "--split", "tset", "--data",
+        ])
+        .arg(&data)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("no ref is in split \"tset\"; the file has test, train"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn closed_stdout_is_not_an_error() {
+    // `semground eval ... | head -c 1`: the reader goes away after one byte.
+    let data = root().join("tests/data/benchmarks/phrase-boxes-small.json");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_semground"))
+        .args(["eval", "--method", "center", "--json", "--data"])
+        .arg(&data)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

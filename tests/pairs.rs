@@ -134,6 +134,16 @@ fn flickr30k_markup_parsed() {
             .unwrap_err()
             .contains("unclosed")
     );
+    assert!(
+        flickr30k_phrases("[/EN#1/people a man [/EN#2/other a horse] .")
+            .unwrap_err()
+            .contains("another `[` follows")
+    );
+    assert!(
+        flickr30k_phrases("[/EN#xx/people a man] .")
+            .unwrap_err()
+            .contains("no numeric id")
+    );
 }
 
 #[test]

@@ -77,11 +77,23 @@ fn resumed_run_matches_uninterrupted() {
         .unwrap_err()
         .to_string();
     assert!(error.contains("pass --resume"), "{error}");
-    // With other settings, resuming is refused.
+    // With other settings, resuming is refused, the setting is named, and the folder's
+    // config.json still describes the checkpoint.
+    let config_before = std::fs::read(root.join("split/config.json")).unwrap();
     let mut other = options(&root, "split", 4, true);
     other.config.k = 4;
     let error = train(&other, &mut Quiet).unwrap_err().to_string();
     assert!(error.contains("other settings"), "{error}");
+    assert!(error.contains("k: 3 in the checkpoint, 4 now"), "{error}");
+    assert_eq!(
+        std::fs::read(root.join("split/config.json")).unwrap(),
+        config_before
+    );
+
+    // Resuming with no more epochs than done trains nothing and keeps the head.
+    let again = train(&options(&root, "split", 3, true), &mut Quiet).unwrap();
+    assert_eq!(again.head, Some(root.join("split/head.safetensors")));
+    assert_eq!(again.epochs.len(), 3);
     std::fs::remove_dir_all(&root).unwrap();
 }
 

@@ -272,6 +272,12 @@ pub fn flickr30k_phrases(line: &str) -> std::result::Result<Vec<EntityMention>, 
             .find(']')
             .ok_or_else(|| format!("unclosed `[` at byte {}", line.len() - rest.len() + start))?;
         let inner = &after[..end];
+        if let Some(nested) = inner.find('[') {
+            return Err(format!(
+                "unclosed `[` at byte {}: another `[` follows before its `]`",
+                line.len() - rest.len() + start + 1 + nested
+            ));
+        }
         let (tag, phrase) = inner
             .split_once(' ')
             .ok_or_else(|| format!("entity `{inner}` has no phrase"))?;
@@ -280,8 +286,8 @@ pub fn flickr30k_phrases(line: &str) -> std::result::Result<Vec<EntityMention>, 
         let id = parts
             .nth(1)
             .and_then(|en| en.strip_prefix("EN#"))
-            .filter(|id| !id.is_empty())
-            .ok_or_else(|| format!("entity tag `{tag}` has no id"))?;
+            .filter(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()))
+            .ok_or_else(|| format!("entity tag `{tag}` has no numeric id"))?;
         let types = parts
             .next()
             .ok_or_else(|| format!("entity tag `{tag}` has no type"))?;

@@ -50,11 +50,12 @@ pub struct AreaRow {
 /// Summary of the analyses.
 #[derive(Debug, Clone, Serialize)]
 pub struct ReportSummary {
-    /// Pearson correlation between a phrase's box area and its hit (0 or 1).
-    pub area_hit_correlation: f64,
+    /// Pearson correlation between a phrase's box area and its hit (0 or 1). It is `None`
+    /// with fewer than two phrases, or when all are hits or all are misses.
+    pub area_hit_correlation: Option<f64>,
     /// Pearson correlation between a concept's mean box area and its accuracy, over concepts
-    /// with at least 5 phrases.
-    pub concept_area_accuracy_correlation: f64,
+    /// with at least 5 phrases; `None` where undefined (fewer than two such concepts).
+    pub concept_area_accuracy_correlation: Option<f64>,
     /// Concepts with at least one phrase.
     pub concepts: usize,
 }
@@ -71,11 +72,12 @@ pub fn head_noun(tagger: &Tagger, phrase: &str) -> String {
         .unwrap_or_else(|| "(none)".into())
 }
 
-/// Computes the Pearson correlation of two equally long samples, 0 when either is constant.
-pub fn pearson(x: &[f64], y: &[f64]) -> f64 {
+/// Computes the Pearson correlation of two equally long samples; `None` when there are fewer
+/// than two values or either sample is constant.
+pub fn pearson(x: &[f64], y: &[f64]) -> Option<f64> {
     let n = x.len().min(y.len()) as f64;
     if n < 2.0 {
-        return 0.0;
+        return None;
     }
     let (mean_x, mean_y) = (x.iter().sum::<f64>() / n, y.iter().sum::<f64>() / n);
     let (mut covariance, mut var_x, mut var_y) = (0.0, 0.0, 0.0);
@@ -85,9 +87,9 @@ pub fn pearson(x: &[f64], y: &[f64]) -> f64 {
         var_y += (b - mean_y).powi(2);
     }
     if var_x == 0.0 || var_y == 0.0 {
-        0.0
+        None
     } else {
-        covariance / (var_x * var_y).sqrt()
+        Some(covariance / (var_x * var_y).sqrt())
     }
 }
 
@@ -281,8 +283,8 @@ mod tests {
 
     #[test]
     fn pearson_by_hand() {
-        assert!((pearson(&[1.0, 2.0, 3.0], &[2.0, 4.0, 6.0]) - 1.0).abs() < 1e-12);
-        assert!((pearson(&[1.0, 2.0, 3.0], &[3.0, 2.0, 1.0]) + 1.0).abs() < 1e-12);
-        assert_eq!(pearson(&[1.0, 1.0], &[0.0, 1.0]), 0.0);
+        assert!((pearson(&[1.0, 2.0, 3.0], &[2.0, 4.0, 6.0]).unwrap() - 1.0).abs() < 1e-12);
+        assert!((pearson(&[1.0, 2.0, 3.0], &[3.0, 2.0, 1.0]).unwrap() + 1.0).abs() < 1e-12);
+        assert_eq!(pearson(&[1.0, 1.0], &[0.0, 1.0]), None);
     }
 }

@@ -117,9 +117,9 @@ pub fn load(
         return Err(Error::Config {
             name: state_path.display().to_string(),
             detail: format!(
-                "the checkpoint was made with other settings ({:?}); rerun with the same flags, \
+                "the checkpoint was made with other settings ({}); rerun with the same flags, \
                  or choose a new --out folder",
-                state.config
+                differences(&state.config, config)
             ),
         });
     }
@@ -136,4 +136,22 @@ pub fn load(
         .load(&optimizer_path)
         .map_err(|error| record_error(&optimizer_path, error))?;
     Ok(Some((state.epochs_done, head, optimizer)))
+}
+
+/// Lists the settings of `current` that differ from `saved`, as `name: saved, now current`.
+fn differences(saved: &TrainConfig, current: &TrainConfig) -> String {
+    let as_map = |config: &TrainConfig| match serde_json::to_value(config) {
+        Ok(serde_json::Value::Object(map)) => map,
+        _ => serde_json::Map::new(),
+    };
+    let (saved, current) = (as_map(saved), as_map(current));
+    saved
+        .iter()
+        .filter(|(name, value)| name.as_str() != "epochs" && current.get(*name) != Some(value))
+        .map(|(name, value)| {
+            let now = current.get(name).cloned().unwrap_or_default();
+            format!("{name}: {value} in the checkpoint, {now} now")
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }

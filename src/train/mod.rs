@@ -240,9 +240,17 @@ pub struct ExportedHead {
 /// description keeps the vocabulary and the training record, so the shipped file still records
 /// how it was made.
 pub fn export_inference_head(head: &Path, out: &Path, device: &Device) -> Result<ExportedHead> {
+    let weights = WeightFile::open(head, crate::model::HEAD_HINT)?;
     let json_path = head.with_extension("json");
-    let json = std::fs::read(&json_path)
-        .map_err(|error| Error::io("failed to read", &json_path, error))?;
+    let json = std::fs::read(&json_path).map_err(|error| Error::Config {
+        name: json_path.display().to_string(),
+        detail: format!(
+            "cannot read the head description beside {} ({error}); pass the head.safetensors that \
+             `semground train` wrote in its --out folder (checkpoint files cannot be exported)",
+            head.display()
+        ),
+    })?;
+    check_export_target(head, out)?;
     let mut description: HeadFile =
         serde_json::from_slice(&json).map_err(|error| Error::Config {
             name: json_path.display().to_string(),
@@ -257,7 +265,6 @@ pub fn export_inference_head(head: &Path, out: &Path, device: &Device) -> Result
             ),
         });
     }
-    let weights = WeightFile::open(head, crate::model::HEAD_HINT)?;
     let full_bytes = weights.len() as u64;
     let trained = GroundingHead::load(&description.config, weights, device)?;
 
@@ -273,4 +280,31 @@ pub fn export_inference_head(head: &Path, out: &Path, device: &Device) -> Result
         full_bytes,
         exported_bytes: bytes.len() as u64,
     })
+}
+
+/// Rejects an export that would overwrite its own input or write into a missing folder.
+fn check_export_target(head: &Path, out: &Path) -> Result<()> {
+    let invalid = |detail: String| Error::Config {
+        name: format!("--out {}", out.display()),
+        detail,
+    };
+    let folder = match out.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let Ok(folder) = folder.canonicalize() else {
+        return Err(invalid(format!(
+            "the folder {} does not exist; create it first",
+            folder.display()
+        )));
+    };
+    let target = folder.join(out.file_name().unwrap_or_default());
+    let source = head.canonicalize().unwrap_or_else(|_| head.to_path_buf());
+    if target == source || target.with_extension("json") == source.with_extension("json") {
+        return Err(invalid(format!(
+            "it would overwrite the full head {} that it reads; choose another file, such as weights/head-<encoder>.safetensors",
+            head.display()
+        )));
+    }
+    Ok(())
 }

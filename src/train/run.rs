@@ -262,11 +262,6 @@ pub fn train(options: &TrainOptions, progress: &mut dyn Progress) -> Result<Trai
     }
     std::fs::create_dir_all(out).map_err(|source| Error::io("failed to create", out, source))?;
     let config = &options.config;
-    let config_json = serde_json::to_vec_pretty(config).map_err(|error| Error::Config {
-        name: "config".into(),
-        detail: error.to_string(),
-    })?;
-    crate::files::write_atomic(&out.join("config.json"), &config_json)?;
 
     let data = prepare(options, progress)?;
     let device = options.device.clone().autodiff();
@@ -282,6 +277,12 @@ pub fn train(options: &TrainOptions, progress: &mut dyn Progress) -> Result<Trai
             None => progress.note("no checkpoint to resume from; starting at epoch 1"),
         }
     }
+    // Written only now, so that a resume rejected above leaves the folder as it was.
+    let config_json = serde_json::to_vec_pretty(config).map_err(|error| Error::Config {
+        name: "config".into(),
+        detail: error.to_string(),
+    })?;
+    crate::files::write_atomic(&out.join("config.json"), &config_json)?;
 
     let log_path = out.join("log.jsonl");
     let mut logs = read_log(&log_path, first_epoch);
@@ -292,6 +293,13 @@ pub fn train(options: &TrainOptions, progress: &mut dyn Progress) -> Result<Trai
         config.seed,
     );
     let mut head_path = None;
+    if first_epoch > 0 && first_epoch >= config.epochs {
+        progress.note(&format!(
+            "the checkpoint already holds {first_epoch} epoch(s), as many as --epochs {} asks for; pass a larger --epochs to train more",
+            config.epochs
+        ));
+        head_path = Some(out.join("head.safetensors"));
+    }
     for epoch in first_epoch..config.epochs {
         progress.start(
             &format!("epoch {}/{}", epoch + 1, config.epochs),

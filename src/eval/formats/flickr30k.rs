@@ -27,6 +27,19 @@ struct Annotation {
     boxes: HashMap<String, Vec<BoxXyxy>>,
 }
 
+/// Reads a text file, naming the byte offset of the first invalid UTF-8 sequence if any.
+fn read_utf8(path: &Path) -> Result<String> {
+    let bytes = std::fs::read(path).map_err(|source| Error::io("failed to read", path, source))?;
+    String::from_utf8(bytes).map_err(|error| Error::Data {
+        location: format!(
+            "{}: byte {}",
+            path.display(),
+            error.utf8_error().valid_up_to()
+        ),
+        detail: "not UTF-8 text; the file is damaged or not part of Flickr30k Entities".into(),
+    })
+}
+
 fn data_error(path: &Path, position: roxmltree::TextPos, detail: String) -> Error {
     Error::Data {
         location: format!("{}:{}:{}", path.display(), position.row, position.col),
@@ -36,11 +49,10 @@ fn data_error(path: &Path, position: roxmltree::TextPos, detail: String) -> Erro
 
 /// Parses one `Annotations/<id>.xml`. Coordinates there are read as 1-based and inclusive
 /// (Pascal VOC) and become 0-based, max exclusive: `[xmin - 1, ymin - 1, xmax, ymax]`.
-// NOTE: the 1-based reading follows the Pascal VOC schema the files copy; it was not checked
-// against photos with the real annotations, and a 0-based reading would move boxes 1 px.
+// NOTE: the 1-based reading follows the Pascal VOC schema that the files copy. It was not
+// checked against photos with the real annotations; a 0-based reading would move boxes 1 px.
 fn parse_annotation(path: &Path) -> Result<Annotation> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|source| Error::io("failed to read", path, source))?;
+    let text = read_utf8(path)?;
     let document = roxmltree::Document::parse(&text)
         .map_err(|error| data_error(path, error.pos(), format!("not well-formed XML ({error})")))?;
     let at = |node: roxmltree::Node| document.text_pos_at(node.range().start);
@@ -107,11 +119,11 @@ fn parse_annotation(path: &Path) -> Result<Annotation> {
     })
 }
 
-/// The image ids to load: from a split list (one id per line), or every annotation file.
+/// Lists the image ids to load: those of a split list (one id per line), or of every
+/// annotation file.
 fn image_ids(path: &Path, annotations: &Path) -> Result<Vec<String>> {
     if path.is_file() {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| Error::io("failed to read", path, source))?;
+        let text = read_utf8(path)?;
         return Ok(text
             .lines()
             .map(str::trim)
@@ -152,8 +164,7 @@ pub fn load_flickr30k_entities(path: &Path) -> Result<(PhraseBoxes, Flickr30kSki
     for id in image_ids(path, &annotations)? {
         let annotation = parse_annotation(&annotations.join(format!("{id}.xml")))?;
         let sentence_file = sentences.join(format!("{id}.txt"));
-        let text = std::fs::read_to_string(&sentence_file)
-            .map_err(|source| Error::io("failed to read", &sentence_file, source))?;
+        let text = read_utf8(&sentence_file)?;
         let mut phrases = Vec::new();
         for (index, line) in text.lines().enumerate() {
             let mentions = flickr30k_phrases(line).map_err(|detail| Error::Data {

@@ -92,10 +92,14 @@ pub fn load_referit(path: &Path, split: Option<&str>) -> Result<PhraseBoxes> {
         })
         .collect();
     let mut masks = HashMap::new();
+    let mut splits = std::collections::BTreeSet::new();
+    let mut refs_in_split = 0;
     for (position, reference) in refs.into_iter().enumerate() {
+        splits.insert(reference.split.clone());
         if split.is_some_and(|split| split != reference.split) {
             continue;
         }
+        refs_in_split += 1;
         let location = || format!("{}: ref {position}", path.display());
         let &slot = image_index
             .get(&reference.image_id)
@@ -143,6 +147,15 @@ pub fn load_referit(path: &Path, split: Option<&str>) -> Result<PhraseBoxes> {
                 masks: masks.get(&object.id).cloned().into_iter().collect(),
             });
         }
+    }
+    if let (Some(split), 0) = (split, refs_in_split) {
+        return Err(Error::Data {
+            location: path.display().to_string(),
+            detail: format!(
+                "no ref is in split {split:?}; the file has {}",
+                splits.into_iter().collect::<Vec<_>>().join(", ")
+            ),
+        });
     }
     images.retain(|image| !image.phrases.is_empty());
     Ok(PhraseBoxes {

@@ -1,0 +1,173 @@
+#!/usr/bin/env python3
+"""PyTorch CPU reference of semground's inference model, for parity checks and benchmarks.
+
+Builds the same networks from the same `weights/` files (f16 widened to f32):
+  - VGG16 conv base (pool5, Caffe BGR input) from torch.nn.functional layers;
+  - EfficientNet-Lite0 from the `efficientnet-lite-pytorch==0.1.0` model class;
+  - all-MiniLM-L6-v2 from `transformers.BertModel` with the `tokenizers` tokenizer, masked
+    mean pooling and L2 normalisation;
+  - the head's attention from `weights/head-<encoder>.safetensors`: batch norms in
+    inference mode, the 1x1 stack as matrix products, ReLU, softmax over the 49 regions.
+
+Usage:
+  python3 bench/reference.py maps --encoder vgg16 --image PHOTO --phrase TEXT [--phrase ...]
+      prints one JSON object: {"maps": [[49 numbers] per phrase]}
+Photos are resized to 224 x 224 with Pillow's bilinear filter; semground uses its own
+bilinear resize, so give photos already at 224 x 224 for exact parity.
+Needs torch, transformers, tokenizers, efficientnet-lite-pytorch, safetensors, pillow, numpy.
+"""
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from safetensors.torch import load_file
+
+ROOT = Path(__file__).resolve().parent.parent
+WEIGHTS = ROOT / "weights"
+MAX_TOKENS = 256
+VGG_BLOCKS = [(1, 2), (2, 2), (3, 3), (4, 3), (5, 3)]
+BGR_MEAN = torch.tensor([103.939, 116.779, 123.68]).reshape(1, 3, 1, 1)
+
+
+def load_f32(name):
+    return {key: value.float() for key, value in load_file(str(WEIGHTS / name)).items()}
+
+
+class Vgg16(torch.nn.Module):
+    """VGG16 conv base up to pool5: [batch, 3, 224, 224] RGB 0-255 -> [batch, 512, 7, 7]."""
+
+    def __init__(self):
+        super().__init__()
+        self.state = load_f32("vgg16.safetensors")
+
+    def forward(self, pixels):
+        x = pixels.flip(1) - BGR_MEAN
+        for block, convs in VGG_BLOCKS:
+            for conv in range(1, convs + 1):
+                name = f"block{block}_conv{conv}"
+                x = torch.relu(torch.nn.functional.conv2d(
+                    x, self.state[f"{name}.weight"], self.state[f"{name}.bias"], padding=1))
+            x = torch.nn.functional.max_pool2d(x, 2, 2)
+        return x
+
+
+class EfficientNetLite0(torch.nn.Module):
+    """EfficientNet-Lite0 to its head conv: [batch, 3, 224, 224] -> [batch, 1280, 7, 7]."""
+
+    def __init__(self):
+        super().__init__()
+        from efficientnet_lite_pytorch import EfficientNet
+
+        self.model = EfficientNet.from_name("efficientnet-lite0")
+        missing, unexpected = self.model.load_state_dict(load_f32("efficientnet_lite0.safetensors"), strict=False)
+        if unexpected or not all(name.startswith("_fc.") for name in missing):
+            raise ValueError(f"invalid weights/efficientnet_lite0.safetensors: missing {missing}, unexpected {unexpected}; "
+                             "regenerate it with tools/convert_weights.py")
+        self.model.eval()
+
+    def forward(self, pixels):
+        return self.model.extract_features((pixels - 127.0) / 128.0)
+
+
+class MiniLM(torch.nn.Module):
+    """all-MiniLM-L6-v2 sentence embeddings: phrases -> [phrases, 384], L2-normalised."""
+
+    def __init__(self):
+        super().__init__()
+        from tokenizers import Tokenizer
+        from transformers import BertConfig, BertModel
+
+        self.tokenizer = Tokenizer.from_file(str(WEIGHTS / "tokenizer.json"))
+        self.tokenizer.no_padding()
+        self.tokenizer.enable_truncation(MAX_TOKENS)
+        config = BertConfig(vocab_size=30522, hidden_size=384, num_hidden_layers=6, num_attention_heads=12,
+                            intermediate_size=1536, max_position_embeddings=512, layer_norm_eps=1e-12,
+                            hidden_act="gelu", attn_implementation="eager")
+        self.model = BertModel(config, add_pooling_layer=False)
+        missing, unexpected = self.model.load_state_dict(load_f32("minilm_l6.safetensors"), strict=False)
+        if unexpected or not all("position_ids" in name for name in missing):
+            raise ValueError(f"invalid weights/minilm_l6.safetensors: missing {missing}, unexpected {unexpected}; "
+                             "regenerate it with tools/convert_weights.py")
+        self.model.eval()
+
+    def forward(self, phrases):
+        ids = [encoding.ids for encoding in self.tokenizer.encode_batch(list(phrases))]
+        length = max(len(sequence) for sequence in ids)
+        input_ids = torch.zeros(len(ids), length, dtype=torch.long)
+        mask = torch.zeros(len(ids), length)
+        for row, sequence in enumerate(ids):
+            input_ids[row, : len(sequence)] = torch.tensor(sequence)
+            mask[row, : len(sequence)] = 1
+        hidden = self.model(input_ids=input_ids, attention_mask=mask).last_hidden_state
+        pooled = (hidden * mask.unsqueeze(-1)).sum(1) / mask.sum(1, keepdim=True)
+        return torch.nn.functional.normalize(pooled, dim=1)
+
+
+class Attention(torch.nn.Module):
+    """The head's attention: ([batch, m, 7, 7], [batch, 384]) -> [batch, 49], rows summing to 1."""
+
+    def __init__(self, encoder):
+        super().__init__()
+        path = WEIGHTS / f"head-{encoder}.safetensors"
+        description = json.loads(path.with_suffix(".json").read_text())
+        config = description["config"]["attention"]
+        self.state = load_f32(path.name)
+        self.layers = len(config["layers"])
+        self.relu_on_scores = config["relu_on_scores"]
+        self.eps = config["batch_norm_eps"]
+
+    def norm(self, x, prefix):
+        return torch.nn.functional.batch_norm(
+            x, self.state[f"{prefix}.running_mean"], self.state[f"{prefix}.running_var"],
+            self.state[f"{prefix}.weight"], self.state[f"{prefix}.bias"], training=False, eps=self.eps)
+
+    def forward(self, image, phrase):
+        batch, channels, height, width = image.shape
+        image = self.norm(image, "attention.image_norm")
+        phrase = self.norm(phrase, "attention.phrase_norm")
+
+        # [batch, m, h, w] -> [batch, regions, m + l]: the phrase beside every region.
+        regions = image.reshape(batch, channels, height * width).transpose(1, 2)
+        x = torch.cat([regions, phrase.unsqueeze(1).expand(-1, height * width, -1)], dim=2)
+        for index in range(self.layers):
+            weight = self.state[f"attention.convs.{index}.weight"].flatten(1)  # [out, in, 1, 1] -> [out, in]
+            x = x @ weight.T + self.state[f"attention.convs.{index}.bias"]
+            if index < self.layers - 1 or self.relu_on_scores:
+                x = torch.relu(x)
+        return torch.softmax(x.squeeze(2), dim=1)
+
+
+def photo_tensor(path):
+    """Reads a photo as [1, 3, 224, 224] RGB values 0-255."""
+    photo = Image.open(path).convert("RGB")
+    if photo.size != (224, 224):
+        photo = photo.resize((224, 224), Image.BILINEAR)
+    return torch.from_numpy(np.asarray(photo, dtype=np.float32)).permute(2, 0, 1).unsqueeze(0)
+
+
+def image_encoder(encoder):
+    return Vgg16() if encoder == "vgg16" else EfficientNetLite0()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    maps = commands.add_parser("maps", help="print the attention maps of phrases over one photo")
+    maps.add_argument("--encoder", choices=["vgg16", "efficientnet-lite0"], default="vgg16")
+    maps.add_argument("--image", type=Path, required=True)
+    maps.add_argument("--phrase", action="append", required=True)
+    args = parser.parse_args()
+
+    torch.set_grad_enabled(False)
+    features = image_encoder(args.encoder)(photo_tensor(args.image))
+    embeddings = MiniLM()(args.phrase)
+    heatmaps = Attention(args.encoder)(features.expand(len(args.phrase), -1, -1, -1), embeddings)
+    print(json.dumps({"maps": heatmaps.tolist()}))
+
+
+if __name__ == "__main__":
+    main()
