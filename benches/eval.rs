@@ -1,6 +1,7 @@
-//! Benchmark of evaluation throughput: the pointing game of the model on the Flickr30k
-//! Entities dev set, in phrases per second, once with an empty feature cache (every photo
-//! and phrase is encoded) and once with the cache that run filled (only the head runs).
+//! Benchmark of evaluation throughput, in phrases per second: the pointing game of the model
+//! on the Flickr30k Entities dev set. The first run starts with an empty feature cache, so
+//! every photo and phrase is encoded. The second reads the cache that run filled, so only the
+//! head runs.
 //!
 //! Run with `cargo bench --bench eval` (release profile). `--encoder vgg16|efficientnet-lite0`
 //! picks the image encoder (default: both). Needs `../shared/data/flickr30k-entities-dev`;

@@ -338,18 +338,23 @@ fn head_of_other_encoder_rejected() {
     );
 }
 
+/// Runs `semground export-head --head HEAD --out OUT`.
+fn export_head(head: &Path, out: &Path) -> Output {
+    semground(&[
+        "export-head",
+        "--head",
+        head.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ])
+}
+
 #[test]
 fn exported_head_grounds_same_cell() {
     let dir = temp_dir("export");
     let head = save_head(&dir, ImageEncoderKind::EfficientNetLite0);
     let exported = dir.join("head-inference.safetensors");
-    let output = semground(&[
-        "export-head",
-        "--head",
-        head.to_str().unwrap(),
-        "--out",
-        exported.to_str().unwrap(),
-    ]);
+    let output = export_head(&head, &exported);
     assert!(output.status.success(), "stderr: {}", stderr(&output));
     assert!(stderr(&output).contains("attention only, f16"));
 
@@ -370,31 +375,16 @@ fn exported_head_grounds_same_cell() {
     assert_eq!(run(&head), run(&exported));
 
     // An exported head is not exported again: it has no decoder left.
-    let again = semground(&[
-        "export-head",
-        "--head",
-        exported.to_str().unwrap(),
-        "--out",
-        dir.join("again.safetensors").to_str().unwrap(),
-    ]);
+    let again = export_head(&exported, &dir.join("again.safetensors"));
     assert_error(&again, &["expected a full head", "Attention"]);
 
     // Exporting onto the input itself would destroy the full head.
-    let onto_itself = semground(&[
-        "export-head",
-        "--head",
-        head.to_str().unwrap(),
-        "--out",
-        head.to_str().unwrap(),
-    ]);
+    let onto_itself = export_head(&head, &head);
     assert_error(&onto_itself, &["would overwrite the full head"]);
-    let missing = semground(&[
-        "export-head",
-        "--head",
-        dir.join("nothing.safetensors").to_str().unwrap(),
-        "--out",
-        dir.join("out.safetensors").to_str().unwrap(),
-    ]);
+    let missing = export_head(
+        &dir.join("nothing.safetensors"),
+        &dir.join("out.safetensors"),
+    );
     assert_error(&missing, &["nothing.safetensors", "file not found"]);
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -339,21 +339,11 @@ fn flickr30k_entities_bad_xml_names_line_and_column() {
     )
     .unwrap();
 
-    let output = Command::new(env!("CARGO_BIN_EXE_semground"))
-        .args([
-            "eval",
-            "--format",
-            "flickr30k-entities",
-            "--method",
-            "center",
-            "--data",
-        ])
-        .arg(&dir)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = eval_failure(
+        &["--format", "flickr30k-entities", "--method", "center"],
+        &dir,
+    );
     std::fs::remove_dir_all(&dir).unwrap();
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(
         stderr.contains("65567.xml:22:4") && stderr.contains("<xmin> is \"2x1\""),
         "{stderr}"
@@ -400,40 +390,38 @@ fn coco_masks_lie_inside_boxes() {
 #[test]
 fn mask_target_needs_masks() {
     let data = root().join("tests/data/benchmarks/phrase-boxes-small.json");
-    let output = Command::new(env!("CARGO_BIN_EXE_semground"))
-        .args(["eval", "--method", "center", "--target", "mask", "--data"])
-        .arg(&data)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let stderr = eval_failure(&["--method", "center", "--target", "mask"], &data);
     assert!(stderr.contains("the benchmark has no masks"), "{stderr}");
 }
 
+/// Runs `semground eval ARGS --data DATA`, checks that it fails with exit code 2 and no panic,
+/// and returns its stderr.
+fn eval_failure(args: &[&str], data: &std::path::Path) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_semground"))
+        .arg("eval")
+        .args(args)
+        .arg("--data")
+        .arg(data)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    stderr
+}
+
 /// Runs `semground eval --method center` on a file written to a fresh temporary folder
-/// (`instances.json` beside it, if given) and returns the exit code and stderr.
-fn center_on_written(
-    format: &str,
-    name: &str,
-    bytes: &[u8],
-    instances: Option<&str>,
-) -> (Option<i32>, String) {
+/// (`instances.json` beside it, if given), checks that it fails, and returns its stderr.
+fn center_on_written(format: &str, name: &str, bytes: &[u8], instances: Option<&str>) -> String {
     let dir = std::env::temp_dir().join(format!("semground-bad-{format}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join(name), bytes).unwrap();
     if let Some(instances) = instances {
         std::fs::write(dir.join("instances.json"), instances).unwrap();
     }
-    let output = Command::new(env!("CARGO_BIN_EXE_semground"))
-        .args(["eval", "--method", "center", "--format", format, "--data"])
-        .arg(dir.join(name))
-        .output()
-        .unwrap();
+    let stderr = eval_failure(&["--method", "center", "--format", format], &dir.join(name));
     std::fs::remove_dir_all(&dir).unwrap();
-    (
-        output.status.code(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+    stderr
 }
 
 #[test]
@@ -442,16 +430,14 @@ fn malformed_masks_and_pickles_rejected() {
         "categories": [{"id": 2, "name": "rock"}],
         "annotations": [{"image_id": 1, "category_id": 2, "bbox": [0, 0, 2, 2],
                          "segmentation": {"size": [4, 4], "counts": [3, 2]}}]}"#;
-    let (code, stderr) = center_on_written("coco", "instances.json", coco.as_bytes(), None);
-    assert_eq!(code, Some(2), "{stderr}");
+    let stderr = center_on_written("coco", "instances.json", coco.as_bytes(), None);
     assert!(
         stderr.contains("annotations[0].segmentation")
             && stderr.contains("RLE runs cover 5 pixels, but size 4 x 4 has 16"),
         "{stderr}"
     );
 
-    let (code, stderr) = center_on_written("referit", "refs(unc).p", b"not a pickle", Some("{}"));
-    assert_eq!(code, Some(2), "{stderr}");
+    let stderr = center_on_written("referit", "refs(unc).p", b"not a pickle", Some("{}"));
     assert!(
         stderr.contains("not a refs pickle of the `refer` toolkit"),
         "{stderr}"
@@ -462,20 +448,15 @@ fn malformed_masks_and_pickles_rejected() {
 fn nothing_scored_is_an_error() {
     // The fixture has no photos, so the model scores nothing.
     let data = root().join("tests/data/flickr30k-entities");
-    let output = Command::new(env!("CARGO_BIN_EXE_semground"))
-        .args([
-            "eval",
+    let stderr = eval_failure(
+        &[
             "--format",
             "flickr30k-entities",
             "--encoder",
             "efficientnet-lite0",
-            "--data",
-        ])
-        .arg(&data)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
+        ],
+        &data,
+    );
     assert!(
         stderr.contains("no phrase was scored: 2 photo(s) missing"),
         "{stderr}"
@@ -483,15 +464,12 @@ fn nothing_scored_is_an_error() {
 
     // A split that no ref has names the splits that exist.
     let data = root().join("tests/data/referit/refs(berkeley).p");
-    let output = Command::new(env!("CARGO_BIN_EXE_semground"))
-        .args([
-            "eval", "--format", "referit", "--method", "center", "--split", "tset", "--data",
-        ])
-        .arg(&data)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let stderr = eval_failure(
+        &[
+            "--format", "referit", "--method", "center", "--split", "tset",
+        ],
+        &data,
+    );
     assert!(
         stderr.contains("no ref is in split \"tset\"; the file has test, train"),
         "{stderr}"

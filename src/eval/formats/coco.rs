@@ -18,12 +18,33 @@ struct CocoInstances {
     categories: Vec<CocoCategory>,
 }
 
+/// A photo of a COCO-style `images` list (COCO instances, RefCLEF `instances.json`).
 #[derive(Deserialize)]
-struct CocoImage {
+pub(crate) struct CocoImage {
     id: u64,
     file_name: String,
     width: u32,
     height: u32,
+}
+
+/// Builds an empty benchmark entry for every photo of `images`, and the index of each photo
+/// id in that list.
+pub(crate) fn benchmark_images(images: &[CocoImage]) -> (Vec<BenchmarkImage>, HashMap<u64, usize>) {
+    let entries = images
+        .iter()
+        .map(|image| BenchmarkImage {
+            file: image.file_name.clone(),
+            width: image.width,
+            height: image.height,
+            phrases: Vec::new(),
+        })
+        .collect();
+    let index = images
+        .iter()
+        .enumerate()
+        .map(|(position, image)| (image.id, position))
+        .collect();
+    (entries, index)
 }
 
 #[derive(Deserialize)]
@@ -109,22 +130,7 @@ pub fn load_coco_instances(path: &Path) -> Result<PhraseBoxes> {
         .iter()
         .map(|c| (c.id, c.name.as_str()))
         .collect();
-    let mut images: Vec<BenchmarkImage> = file
-        .images
-        .iter()
-        .map(|image| BenchmarkImage {
-            file: image.file_name.clone(),
-            width: image.width,
-            height: image.height,
-            phrases: Vec::new(),
-        })
-        .collect();
-    let index: HashMap<u64, usize> = file
-        .images
-        .iter()
-        .enumerate()
-        .map(|(i, image)| (image.id, i))
-        .collect();
+    let (mut images, index) = benchmark_images(&file.images);
     for (position, mut instance) in file.annotations.into_iter().enumerate() {
         let location = || format!("{}: annotations[{position}]", path.display());
         let &slot = index.get(&instance.image_id).ok_or_else(|| Error::Data {

@@ -9,10 +9,10 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use super::coco::CocoSegmentation;
+use super::coco::{CocoImage, CocoSegmentation, benchmark_images};
 use crate::data::pairs::read_json;
 use crate::error::{Error, Result};
-use crate::eval::boxes::{BenchmarkImage, BenchmarkPhrase, PHRASE_BOXES_FORMAT, PhraseBoxes};
+use crate::eval::boxes::{BenchmarkPhrase, PHRASE_BOXES_FORMAT, PhraseBoxes};
 
 #[derive(Deserialize)]
 struct Ref {
@@ -34,16 +34,8 @@ struct RefSentence {
 
 #[derive(Deserialize)]
 struct Instances {
-    images: Vec<InstanceImage>,
+    images: Vec<CocoImage>,
     annotations: Vec<Instance>,
-}
-
-#[derive(Deserialize)]
-struct InstanceImage {
-    id: u64,
-    file_name: String,
-    width: u32,
-    height: u32,
 }
 
 #[derive(Deserialize)]
@@ -70,27 +62,12 @@ pub fn load_referit(path: &Path, split: Option<&str>) -> Result<PhraseBoxes> {
     let instances_path = path.with_file_name("instances.json");
     let instances: Instances = read_json(&instances_path)?;
 
-    let image_index: HashMap<u64, usize> = instances
-        .images
-        .iter()
-        .enumerate()
-        .map(|(index, image)| (image.id, index))
-        .collect();
+    let (mut images, image_index) = benchmark_images(&instances.images);
     let mut objects: HashMap<u64, Instance> = HashMap::new();
     for instance in instances.annotations {
         objects.insert(instance.id, instance);
     }
 
-    let mut images: Vec<BenchmarkImage> = instances
-        .images
-        .iter()
-        .map(|image| BenchmarkImage {
-            file: image.file_name.clone(),
-            width: image.width,
-            height: image.height,
-            phrases: Vec::new(),
-        })
-        .collect();
     let mut masks = HashMap::new();
     let mut splits = std::collections::BTreeSet::new();
     let mut refs_in_split = 0;
