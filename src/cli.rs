@@ -605,7 +605,7 @@ fn train(args: TrainArgs) -> Result<()> {
     let summary = semground::train::run::train(&options, &mut Bars::new())?;
     match summary.head {
         Some(head) => eprintln!(
-            "trained on {} pairs and {} concepts; head written to {}",
+            "{} pairs and {} concepts; the head is {}",
             summary.pairs,
             summary.concepts,
             head.display()

@@ -295,7 +295,7 @@ pub fn train(options: &TrainOptions, progress: &mut dyn Progress) -> Result<Trai
     let mut head_path = None;
     if first_epoch > 0 && first_epoch >= config.epochs {
         progress.note(&format!(
-            "the checkpoint already holds {first_epoch} epoch(s), as many as --epochs {} asks for; pass a larger --epochs to train more",
+            "the checkpoint already holds {first_epoch} epoch(s) and --epochs is {}, so no epoch was run; pass a larger --epochs to train more",
             config.epochs
         ));
         head_path = Some(out.join("head.safetensors"));
