@@ -478,7 +478,7 @@ fn nothing_scored_is_an_error() {
 
 #[test]
 fn closed_stdout_is_not_an_error() {
-    // `semground eval ... | head -c 1`: the reader goes away after one byte.
+    // As in `semground eval ... | true`: the reader closes the pipe before any output.
     let data = root().join("tests/data/benchmarks/phrase-boxes-small.json");
     let mut child = Command::new(env!("CARGO_BIN_EXE_semground"))
         .args(["eval", "--method", "center", "--json", "--data"])
