@@ -5,8 +5,7 @@
 //!
 //! Run with `cargo bench --bench eval` (release profile). `--encoder vgg16|efficientnet-lite0`
 //! picks the image encoder (default: both). Needs `../shared/data/flickr30k-entities-dev`;
-//! without it the benchmark prints
-//! that the data set is missing and exits.
+//! without it the benchmark prints that the data set is missing and exits.
 
 use std::path::PathBuf;
 use std::time::Instant;
