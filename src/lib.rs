@@ -21,6 +21,8 @@ pub mod photo;
 pub mod progress;
 pub mod text;
 pub mod weights;
+#[cfg(target_arch = "wasm32")]
+pub mod web;
 
 #[cfg(not(target_arch = "wasm32"))]
 pub mod cache;

@@ -100,14 +100,23 @@ pub fn decode(name: &str, bytes: &[u8], limits: PhotoLimits) -> Result<RgbImage>
             ),
         ));
     }
-    let mut decoder = reader.into_decoder().map_err(|error| {
-        photo_error(
+    let mut decoder = reader.into_decoder().map_err(|error| match error {
+        // In the wasm build the PNG decoder already rejects a huge size while reading the
+        // header: a 60000 x 60000 PNG gives "Memory limit exceeded" there.
+        image::ImageError::Limits(_) => photo_error(
+            name,
+            format!(
+                "the photo is too large to decode ({}); downscale it first, for example to 4000 pixels on the longest side",
+                one_line(&error)
+            ),
+        ),
+        _ => photo_error(
             name,
             format!(
                 "the image header is invalid or truncated ({}); {DAMAGED}",
                 one_line(&error)
             ),
-        )
+        ),
     })?;
 
     // Check the size before any pixel is decoded.

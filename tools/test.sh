@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test of semground: the native test suite, then a check that the library builds
-# for wasm32 (the browser target).
+# Runs every test of semground: the native test suite, then the web page's build and its
+# browser test in headless Chromium (both backends). tools/setup.sh installs what they need.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,5 +9,6 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/semground-target}"
 
 cargo fmt --check
 cargo test --locked --no-fail-fast
-cargo build --locked --target wasm32-unknown-unknown --lib
-echo "wasm32 library build: ok"
+
+trunk build --release --locked
+SEMGROUND_BIN="$CARGO_TARGET_DIR/debug/semground" node tests/web/page.test.mjs

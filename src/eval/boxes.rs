@@ -65,13 +65,18 @@ pub struct BoxReport {
 pub fn load_phrase_boxes(path: &Path) -> Result<(PhraseBoxes, BoxReport)> {
     let text = std::fs::read_to_string(path)
         .map_err(|source| Error::io("failed to read", path, source))?;
-    let mut data: PhraseBoxes = serde_json::from_str(&text).map_err(|error| Error::Data {
-        location: format!("{}:{}:{}", path.display(), error.line(), error.column()),
+    parse_phrase_boxes(&path.display().to_string(), &text)
+}
+
+/// Parses the text of a `phrase-boxes/1` file; `label` names the file in errors.
+pub fn parse_phrase_boxes(label: &str, text: &str) -> Result<(PhraseBoxes, BoxReport)> {
+    let mut data: PhraseBoxes = serde_json::from_str(text).map_err(|error| Error::Data {
+        location: format!("{label}:{}:{}", error.line(), error.column()),
         detail: format!("not a {PHRASE_BOXES_FORMAT} file ({error})"),
     })?;
     if data.format != PHRASE_BOXES_FORMAT {
         return Err(Error::Data {
-            location: path.display().to_string(),
+            location: label.to_string(),
             detail: format!(
                 "format is {:?}, expected {PHRASE_BOXES_FORMAT:?}",
                 data.format

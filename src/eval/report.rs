@@ -2,19 +2,26 @@
 //! area, with the correlation between box size and success, as CSV tables and SVG charts.
 
 use std::collections::BTreeMap;
+#[cfg(not(target_arch = "wasm32"))]
 use std::fmt::Write as _;
+#[cfg(not(target_arch = "wasm32"))]
 use std::path::Path;
 
 use serde::Serialize;
 
-use super::run::{EvalResult, PhraseOutcome};
+#[cfg(not(target_arch = "wasm32"))]
+use super::run::EvalResult;
+use super::score::PhraseOutcome;
+#[cfg(not(target_arch = "wasm32"))]
 use crate::error::Result;
+#[cfg(not(target_arch = "wasm32"))]
 use crate::files::write_atomic;
 use crate::text::{Tagger, nouns};
 
 /// Number of box-area bins, cut at quantiles of the box areas so each has a similar count.
 const AREA_BINS: usize = 10;
 /// Concepts drawn in the per-concept chart, most frequent first.
+#[cfg(not(target_arch = "wasm32"))]
 const CHART_CONCEPTS: usize = 30;
 
 /// Accuracy of the phrases of one concept.
@@ -139,6 +146,7 @@ pub fn by_box_area(outcomes: &[PhraseOutcome]) -> Vec<AreaRow> {
 }
 
 /// Draws a horizontal bar chart of `(label, percent)` rows as SVG.
+#[cfg(not(target_arch = "wasm32"))]
 fn bar_chart(title: &str, rows: &[(String, f64)]) -> String {
     let (left, bar_width, row_height) = (200.0, 400.0, 18.0);
     let height = 40.0 + row_height * rows.len() as f64;
@@ -166,6 +174,7 @@ fn bar_chart(title: &str, rows: &[(String, f64)]) -> String {
     svg
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -173,6 +182,7 @@ fn escape(text: &str) -> String {
         .replace('"', "&quot;")
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 fn csv_field(text: &str) -> String {
     if text.contains([',', '"', '\n']) {
         format!("\"{}\"", text.replace('"', "\"\""))
@@ -183,6 +193,7 @@ fn csv_field(text: &str) -> String {
 
 /// Writes `per_concept.csv`, `box_area.csv`, their SVG charts, `phrases.csv` and
 /// `summary.json` into `dir`.
+#[cfg(not(target_arch = "wasm32"))]
 pub fn write_report(dir: &Path, tagger: &Tagger, result: &EvalResult) -> Result<ReportSummary> {
     std::fs::create_dir_all(dir)
         .map_err(|source| crate::Error::io("failed to create", dir, source))?;

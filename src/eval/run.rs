@@ -9,8 +9,8 @@ use rand::{RngExt, SeedableRng};
 use serde::Serialize;
 
 use super::boxes::{BoxReport, PhraseBoxes};
-use super::masks::hits_mask;
-use super::pointing::{Method, Protocol, Target, center_point, channel_mean, is_hit, map_point};
+use super::pointing::{Method, Protocol, Target, center_point, channel_mean, map_point};
+use super::score::{HitRule, PhraseOutcome, score_image, wilson_interval};
 use crate::cache::FeatureCache;
 use crate::encoders::ImageEncoderKind;
 use crate::error::{Error, Result};
@@ -45,21 +45,6 @@ pub struct EvalOptions {
     pub weights: PathBuf,
     /// Feature cache folder.
     pub cache: PathBuf,
-}
-
-/// The outcome of one phrase.
-#[derive(Debug, Clone, Serialize)]
-pub struct PhraseOutcome {
-    /// Photo file name.
-    pub file: String,
-    /// The phrase.
-    pub phrase: String,
-    /// Whether the point hit a box.
-    pub hit: bool,
-    /// The predicted point in photo pixels.
-    pub point: [f64; 2],
-    /// Area of the phrase's largest box as a share of the photo's area.
-    pub box_area: f64,
 }
 
 /// Accuracy and everything needed to judge it.
@@ -98,24 +83,6 @@ pub struct EvalResult {
     /// Per-phrase outcomes, in benchmark order.
     #[serde(skip)]
     pub outcomes: Vec<PhraseOutcome>,
-}
-
-/// Computes the 95% Wilson score interval of `hits` out of `total`, in percent.
-pub fn wilson_interval(hits: usize, total: usize) -> [f64; 2] {
-    if total == 0 {
-        return [0.0, 0.0];
-    }
-    let (n, p, z) = (
-        total as f64,
-        hits as f64 / total as f64,
-        1.959_963_984_540_054,
-    );
-    let centre = (p + z * z / (2.0 * n)) / (1.0 + z * z / n);
-    let half = z * (p * (1.0 - p) / n + z * z / (4.0 * n * n)).sqrt() / (1.0 + z * z / n);
-    [
-        100.0 * (centre - half).max(0.0),
-        100.0 * (centre + half).min(1.0),
-    ]
 }
 
 fn needs_photos(method: Method) -> bool {
@@ -210,7 +177,6 @@ pub fn evaluate(
         if needs_photos(options.method) && features.is_none() {
             continue;
         }
-        let area = f64::from(width) * f64::from(height);
 
         // The model's maps for all phrases of this photo at once.
         let model_maps: Vec<f32> = match (options.method, &grounder, features) {
@@ -229,56 +195,33 @@ pub fn evaluate(
             _ => Vec::new(),
         };
 
-        for (phrase_index, phrase) in image.phrases.iter().enumerate() {
-            let boxes: Vec<_> = phrase
-                .boxes
-                .iter()
-                .copied()
-                .filter(|b| (b[2] - b[0]) * (b[3] - b[1]) >= options.min_box_area * area)
-                .collect();
-            if boxes.is_empty() {
-                skipped_small += 1;
-                continue;
+        let rule = HitRule {
+            target: options.target,
+            tolerance: options.tolerance,
+            min_box_area: options.min_box_area,
+        };
+        let score = score_image(image, rule, |phrase_index| match options.method {
+            Method::Model => map_point(
+                &model_maps[phrase_index * 49..(phrase_index + 1) * 49],
+                width,
+                height,
+                options.protocol,
+            ),
+            Method::Visual => map_point(
+                &channel_mean(features.unwrap_or_default()),
+                width,
+                height,
+                options.protocol,
+            ),
+            Method::Center => center_point(width, height),
+            Method::Random => {
+                let cell = rng.random_range(0..GRID * GRID);
+                cell_center([cell / GRID, cell % GRID], width, height)
             }
-            if options.target == Target::Mask && phrase.masks.is_empty() {
-                skipped_without_mask += 1;
-                continue;
-            }
-            let point = match options.method {
-                Method::Model => map_point(
-                    &model_maps[phrase_index * 49..(phrase_index + 1) * 49],
-                    width,
-                    height,
-                    options.protocol,
-                ),
-                Method::Visual => map_point(
-                    &channel_mean(features.unwrap_or_default()),
-                    width,
-                    height,
-                    options.protocol,
-                ),
-                Method::Center => center_point(width, height),
-                Method::Random => {
-                    let cell = rng.random_range(0..GRID * GRID);
-                    cell_center([cell / GRID, cell % GRID], width, height)
-                }
-            };
-            let box_area = boxes
-                .iter()
-                .map(|b| (b[2] - b[0]) * (b[3] - b[1]))
-                .fold(0.0, f64::max)
-                / area;
-            outcomes.push(PhraseOutcome {
-                file: image.file.clone(),
-                phrase: phrase.phrase.clone(),
-                hit: match options.target {
-                    Target::Box => is_hit(point, &boxes, options.tolerance),
-                    Target::Mask => hits_mask(point, &phrase.masks, options.tolerance),
-                },
-                point,
-                box_area,
-            });
-        }
+        });
+        skipped_small += score.skipped_small;
+        skipped_without_mask += score.skipped_without_mask;
+        outcomes.extend(score.outcomes);
     }
     progress.finish();
 

@@ -124,7 +124,20 @@ struct CocoCategory {
 /// phrase (its name, such as "person"), and every instance of it is one of its boxes, with
 /// its polygon or RLE mask for `--target mask`.
 pub fn load_coco_instances(path: &Path) -> Result<PhraseBoxes> {
-    let file: CocoInstances = read_json(path)?;
+    build_benchmark(&path.display().to_string(), read_json(path)?)
+}
+
+/// Parses the text of a COCO instances file as [`load_coco_instances`] reads it; `label`
+/// names the file in errors.
+pub fn parse_coco_instances(label: &str, text: &str) -> Result<PhraseBoxes> {
+    let file = serde_json::from_str(text).map_err(|error| Error::Data {
+        location: format!("{label}:{}:{}", error.line(), error.column()),
+        detail: format!("not a COCO instances file ({error})"),
+    })?;
+    build_benchmark(label, file)
+}
+
+fn build_benchmark(label: &str, file: CocoInstances) -> Result<PhraseBoxes> {
     let names: HashMap<u64, &str> = file
         .categories
         .iter()
@@ -132,7 +145,7 @@ pub fn load_coco_instances(path: &Path) -> Result<PhraseBoxes> {
         .collect();
     let (mut images, index) = benchmark_images(&file.images);
     for (position, mut instance) in file.annotations.into_iter().enumerate() {
-        let location = || format!("{}: annotations[{position}]", path.display());
+        let location = || format!("{label}: annotations[{position}]");
         let &slot = index.get(&instance.image_id).ok_or_else(|| Error::Data {
             location: location(),
             detail: format!("image_id {} is not in `images`", instance.image_id),
