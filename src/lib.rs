@@ -9,6 +9,7 @@
 //! - [`head`]: the trainable attention, concept decoder and loss.
 //! - [`model`]: everything assembled; [`ground`]: from maps to points.
 //! - [`photo`]: safe decoding; [`weights`]: checked loading of safetensors files.
+//! - `web` (wasm32 only): the browser bindings used by the page in `www/`.
 
 pub mod data;
 pub mod encoders;
@@ -21,8 +22,6 @@ pub mod photo;
 pub mod progress;
 pub mod text;
 pub mod weights;
-#[cfg(target_arch = "wasm32")]
-pub mod web;
 
 #[cfg(not(target_arch = "wasm32"))]
 pub mod cache;
@@ -34,5 +33,7 @@ pub mod files;
 pub mod overlay;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod train;
+#[cfg(target_arch = "wasm32")]
+pub mod web;
 
 pub use error::{Error, Result};

@@ -20,11 +20,11 @@ use wasm_bindgen_futures::future_to_promise;
 
 use crate::encoders::ImageEncoderKind;
 use crate::error::{Error, Result};
-use crate::eval::formats::parse_coco_instances;
+use crate::eval::formats::parse_benchmark;
 use crate::eval::report::{ConceptRow, per_concept};
 use crate::eval::{
     HitRule, Method, PhraseBoxes, PhraseOutcome, Protocol, Target, center_point, channel_mean,
-    map_point, parse_phrase_boxes, score_image, wilson_interval,
+    map_point, score_image, wilson_interval,
 };
 use crate::ground::{GRID, Grounding, cell_center};
 use crate::model::{Grounder, ModelFiles};
@@ -32,7 +32,12 @@ use crate::photo::{self, PhotoLimits};
 use crate::text::Tagger;
 
 /// The methods the web evaluator plays, in the order of its table.
-const EVAL_METHODS: [Method; 4] = [Method::Model, Method::Visual, Method::Center, Method::Random];
+const EVAL_METHODS: [Method; 4] = [
+    Method::Model,
+    Method::Visual,
+    Method::Center,
+    Method::Random,
+];
 
 thread_local! {
     /// The WebGPU device, initialised once per page: burn's runtime cannot be initialised
@@ -246,7 +251,10 @@ impl Semground {
         // now rather than on the first photo the person drops.
         let blank = image::RgbImage::from_pixel(64, 64, image::Rgb([128, 128, 128]));
         let features = state.grounder.encode_photo(&blank);
-        let phrases = state.grounder.encode_phrases(&["a photo"]).map_err(js_error)?;
+        let phrases = state
+            .grounder
+            .encode_phrases(&["a photo"])
+            .map_err(js_error)?;
         read_values(state.grounder.heatmaps(features, phrases.embeddings))
             .await
             .map_err(js_error)?;
@@ -279,7 +287,9 @@ impl Semground {
     pub fn add_photo(&self, bytes: Vec<u8>, name: String) -> Promise {
         let state = self.state.clone();
         future_to_promise(async move {
-            let photo = encode_photo(&state, &name, &bytes).await.map_err(js_error)?;
+            let photo = encode_photo(&state, &name, &bytes)
+                .await
+                .map_err(js_error)?;
             let id = state.next_id.get();
             state.next_id.set(id + 1);
             let info = PhotoInfo {
@@ -366,7 +376,11 @@ impl Semground {
         let target = match target.as_str() {
             "box" => Target::Box,
             "mask" => Target::Mask,
-            other => return Err(js_error(format!("unknown target {other:?}; use box or mask"))),
+            other => {
+                return Err(js_error(format!(
+                    "unknown target {other:?}; use box or mask"
+                )));
+            }
         };
         let (data, report) = parse_benchmark(&name, &text).map_err(js_error)?;
         let has_masks = data
@@ -381,8 +395,8 @@ impl Semground {
         let info = BenchmarkInfo {
             files: data.images.iter().map(|image| image.file.clone()).collect(),
             phrases: data.images.iter().map(|image| image.phrases.len()).sum(),
-            clipped_boxes: report.0,
-            empty_boxes: report.1,
+            clipped_boxes: report.clipped,
+            empty_boxes: report.zero_area.len(),
             has_masks,
         };
         if info.phrases == 0 {
@@ -418,12 +432,10 @@ impl Semground {
                     .as_ref()
                     .ok_or_else(|| js_error("no evaluation is running; start one first"))?;
                 let index = evaluation.next_image;
-                let image = evaluation
-                    .data
-                    .images
-                    .get(index)
-                    .cloned()
-                    .ok_or_else(|| js_error("every photo of the benchmark is already scored"))?;
+                let image =
+                    evaluation.data.images.get(index).cloned().ok_or_else(|| {
+                        js_error("every photo of the benchmark is already scored")
+                    })?;
                 (image, index)
             };
 
@@ -455,14 +467,11 @@ impl Semground {
             let (width, height) = (image.width, image.height);
             for (slot, method) in EVAL_METHODS.iter().enumerate() {
                 let score = match (method, &maps) {
-                    (Method::Model, Some((model, _))) => score_image(&image, evaluation.rule, |i| {
-                        map_point(
-                            &model[i * 49..(i + 1) * 49],
-                            width,
-                            height,
-                            Protocol::Paper,
-                        )
-                    }),
+                    (Method::Model, Some((model, _))) => {
+                        score_image(&image, evaluation.rule, |i| {
+                            map_point(&model[i * 49..(i + 1) * 49], width, height, Protocol::Paper)
+                        })
+                    }
                     (Method::Visual, Some((_, visual))) => {
                         score_image(&image, evaluation.rule, |_| {
                             map_point(visual, width, height, Protocol::Paper)
@@ -571,7 +580,11 @@ async fn encode_photo(state: &State, name: &str, bytes: &[u8]) -> Result<Photo> 
 }
 
 /// The model's maps of `phrases` over `photo`, 49 values per phrase.
-async fn model_maps<S: AsRef<str>>(state: &State, photo: &Photo, phrases: &[S]) -> Result<Vec<f32>> {
+async fn model_maps<S: AsRef<str>>(
+    state: &State,
+    photo: &Photo,
+    phrases: &[S],
+) -> Result<Vec<f32>> {
     for phrase in phrases {
         if phrase.as_ref().trim().is_empty() {
             return Err(Error::Phrase {
@@ -588,26 +601,4 @@ async fn model_maps<S: AsRef<str>>(state: &State, photo: &Photo, phrases: &[S]) 
             .heatmaps(photo.features.clone(), encoded.embeddings),
     )
     .await
-}
-
-/// Parses a benchmark file: `phrase-boxes/1` if it says so, else COCO instances. Returns the
-/// benchmark and the counts of clipped and empty boxes.
-fn parse_benchmark(name: &str, text: &str) -> Result<(PhraseBoxes, (usize, usize))> {
-    let probe: serde_json::Value = serde_json::from_str(text).map_err(|error| Error::Data {
-        location: format!("{name}:{}:{}", error.line(), error.column()),
-        detail: format!("not JSON ({error})"),
-    })?;
-    if probe.get("format").is_some() {
-        let (data, report) = parse_phrase_boxes(name, text)?;
-        Ok((data, (report.clipped, report.zero_area.len())))
-    } else if probe.get("annotations").is_some() {
-        let mut data = parse_coco_instances(name, text)?;
-        let report = crate::eval::boxes::repair_boxes(&mut data);
-        Ok((data, (report.clipped, report.zero_area.len())))
-    } else {
-        Err(Error::Data {
-            location: name.into(),
-            detail: "neither a phrase-boxes/1 file (no \"format\") nor COCO instances (no \"annotations\"); choose one of those".into(),
-        })
-    }
 }

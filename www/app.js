@@ -10,6 +10,12 @@ const COLOURS = ['#e6194b', '#3cb44b', '#4363d8', '#f58231', '#911eb4', '#008080
 const BASELINE_COLOURS = { center: '#222222', visual: '#808000' };
 const TYPING_DELAY_MS = 250;
 const GRID = 7;
+const METHOD_LABELS = {
+  model: 'model (ENCODER head)',
+  visual: 'visual-only (ENCODER channel mean)',
+  center: 'photo centre',
+  random: 'random cell (seed 0)',
+};
 
 const $ = (id) => document.getElementById(id);
 
@@ -141,7 +147,8 @@ async function loadModel(backendChoice) {
     page.model = model;
     const backend = model.backend();
     setBadge(backend === 'webgpu' ? 'WebGPU' : 'CPU', model.backendReason(), backend);
-    $('load-text').textContent = `${encoder} ready (${megabytes(total)} MB of weights${fromCache ? ', from the cache' : ''})`;
+    const where = backend === 'webgpu' ? 'on WebGPU' : `on the CPU (${model.backendReason()})`;
+    $('load-text').textContent = `${encoder} ready ${where}; ${megabytes(total)} MB of weights${fromCache ? ' from the cache' : ''}`;
     if (!model.trained()) {
       showMessage('The head is untrained, so the heatmaps mean nothing.');
     }
@@ -463,7 +470,7 @@ function showEvalResult(result, info) {
   table.tBodies[0].replaceChildren(...result.methods.map((row) => {
     const tr = document.createElement('tr');
     tr.append(
-      cell(row.method === 'model' ? `model (${page.model.encoder()})` : row.method),
+      cell(METHOD_LABELS[row.method].replace('ENCODER', page.model.encoder())),
       cell(row.total ? `${row.accuracy.toFixed(2)}%` : 'n/a'),
       cell(`${row.hits} / ${row.total}`),
       cell(row.total ? `${row.confidence_95[0].toFixed(1)} to ${row.confidence_95[1].toFixed(1)}` : ''),

@@ -12,7 +12,7 @@
 // Run from the repository root: `node tests/web/page.test.mjs`.
 
 import { spawnSync } from 'node:child_process';
-import { createReadStream, existsSync, mkdtempSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { extname, join, normalize, resolve } from 'node:path';
@@ -194,6 +194,11 @@ async function main() {
     const grounded = await groundAndCompare(page, 'photo-224.png', backend, expected);
     const timings = grounded.timings;
     console.log(`  first heatmap ${timings.firstHeatmapMs.toFixed(0)} ms after the page opened; photo encoded in ${timings.photoEncodeMs.at(-1).toFixed(0)} ms; ${timings.phraseMs.at(-1).toFixed(0)} ms per phrase`);
+
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
+    const png = readFileSync(await download.path());
+    if (png.length < 1000 || png.toString('latin1', 1, 4) !== 'PNG') fail(`the overlay download is not a PNG (${png.length} bytes)`);
+    console.log(`  ok overlay download: ${download.suggestedFilename()}, ${png.length} bytes of PNG`);
 
     await page.fill('#phrases', '   ');
     await expectMessage(page, 'an empty phrase', /Type a phrase/);
