@@ -94,11 +94,17 @@ async fn pick_device(preference: &str) -> (Device, &'static str, String) {
             WEBGPU.with(|slot| *slot.borrow_mut() = Some(device.clone()));
             (device, "webgpu", "WebGPU adapter in use".into())
         }
-        Err(error) => (
-            Device::flex(),
-            "cpu",
-            format!("WebGPU gave no usable adapter ({error})"),
-        ),
+        Err(error) => {
+            // The full error names every graphics API wgpu tried: useful in the console, too
+            // long for the badge.
+            web_sys::console::warn_1(&format!("WebGPU unavailable: {error}").into());
+            (
+                Device::flex(),
+                "cpu",
+                "the browser offers WebGPU but no usable adapter (no GPU, or WebGPU turned off)"
+                    .into(),
+            )
+        }
     }
 }
 

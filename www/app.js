@@ -28,9 +28,29 @@ const page = {
   baselines: {},
   timings: { start: performance.now(), firstHeatmapMs: null, photoEncodeMs: [], phraseMs: [] },
   lastError: null,
-  busy: 0,
 };
 window.semgroundPage = page;
+
+// ---- Model access -------------------------------------------------------------------------
+
+// Every call into the model runs through this queue, one at a time: a model being replaced
+// (another encoder or backend) must not be used by a photo or phrase still in flight.
+let modelQueue = Promise.resolve();
+function exclusive(work) {
+  const run = modelQueue.then(work, work);
+  modelQueue = run.catch(() => {});
+  return run;
+}
+
+// Lets the browser paint before the CPU backend blocks the page's thread.
+// TODO: run the model in a Web Worker so that the page stays responsive while it computes.
+function paint() {
+  return new Promise((done) => requestAnimationFrame(() => setTimeout(done, 0)));
+}
+
+function setStatus(text) {
+  $('load-text').textContent = text;
+}
 
 // ---- Messages -------------------------------------------------------------------------
 
@@ -119,13 +139,14 @@ function megabytes(bytes) {
   return (bytes / 1e6).toFixed(1);
 }
 
-// Loads (or reloads) the model with the chosen encoder and backend. Photos stay: their
-// features are recomputed by the new model.
+// Loads (or reloads) the model with the chosen encoder and backend, then recomputes the
+// features of the photos already added. Call it inside `exclusive`.
 async function loadModel(backendChoice) {
   const encoder = $('encoder').value;
   const names = modelFileNames(encoder);
   setBadge('loading…', 'fetching the weights', 'loading');
   page.model = null;
+  setControlsEnabled(false);
   try {
     const started = performance.now();
     const { files, total, fromCache } = await fetchWeights(Object.values(names), (loaded, all) => {
@@ -134,7 +155,8 @@ async function loadModel(backendChoice) {
     });
     page.timings.weightBytes = total;
     page.timings.weightsFromCache = fromCache;
-    $('load-text').textContent = `${megabytes(total)} MB of weights ${fromCache ? 'from the cache' : 'downloaded'}; starting the model…`;
+    setStatus(`${megabytes(total)} MB of weights ${fromCache ? 'from the cache' : 'downloaded'}; starting the model…`);
+    await paint();
     const model = await Semground.create({
       encoder,
       image: files[names.image],
@@ -148,15 +170,34 @@ async function loadModel(backendChoice) {
     const backend = model.backend();
     setBadge(backend === 'webgpu' ? 'WebGPU' : 'CPU', model.backendReason(), backend);
     const where = backend === 'webgpu' ? 'on WebGPU' : `on the CPU (${model.backendReason()})`;
-    $('load-text').textContent = `${encoder} ready ${where}; ${megabytes(total)} MB of weights${fromCache ? ' from the cache' : ''}`;
+    const ready = `${encoder} ready ${where}; ${megabytes(total)} MB of weights${fromCache ? ' from the cache' : ''}`;
+    clearMessage();
     if (!model.trained()) {
       showMessage('The head is untrained, so the heatmaps mean nothing.');
     }
-    await reencodePhotos();
+    for (const [index, photo] of page.photos.entries()) {
+      setStatus(`${ready}; computing the features of photo ${index + 1} of ${page.photos.length}…`);
+      await paint();
+      await encodeIntoModel(photo);
+    }
+    setStatus(ready);
   } catch (error) {
     setBadge('not loaded', errorText(error), 'failed');
     showMessage(`The model did not load: ${errorText(error)}`);
+  } finally {
+    setControlsEnabled(true);
   }
+}
+
+// Switches encoder or backend as chosen in the page, keeping photos and phrases.
+async function switchModel() {
+  await exclusive(() => loadModel($('backend').value));
+  await groundPhrases();
+}
+
+// Blocks the model choice while a model loads or an evaluation runs.
+function setControlsEnabled(enabled) {
+  for (const id of ['encoder', 'backend', 'run-eval']) $(id).disabled = !enabled;
 }
 
 // ---- Photos -------------------------------------------------------------------------------
@@ -170,20 +211,9 @@ async function encodeIntoModel(photo) {
   photo.height = info.height;
 }
 
-async function reencodePhotos() {
-  for (const photo of page.photos) {
-    await encodeIntoModel(photo);
-  }
-  if (page.current >= 0) await showPhoto(page.current);
-}
-
 // Adds photos from files (picker, drop or paste). A file that is not a usable photo gives a
 // message and is left out; the others still load.
 async function addFiles(files) {
-  if (!page.model) {
-    showMessage('The model is still loading; add the photos again when the badge shows WebGPU or CPU.');
-    return;
-  }
   clearMessage();
   const problems = [];
   for (const file of files) {
@@ -191,14 +221,20 @@ async function addFiles(files) {
     try {
       const bytes = new Uint8Array(await file.arrayBuffer());
       const photo = { name, bytes };
-      await guarded(() => encodeIntoModel(photo));
+      await paint();
+      // Queued behind a model that is still loading, and pushed to the list in the same turn,
+      // so that a model switch either sees this photo or runs before it is encoded.
+      await exclusive(async () => {
+        if (!page.model) throw new Error(`${name}: the model did not load; choose another encoder or backend`);
+        await guarded(() => encodeIntoModel(photo));
+        page.photos.push(photo);
+      });
       // A bitmap for drawing, from the browser's decoder; the model used its own decode.
       photo.bitmap = await createImageBitmap(new Blob([bytes], { type: file.type }), { imageOrientation: 'from-image' })
         .catch(() => null);
       photo.thumbUrl = URL.createObjectURL(file);
-      page.photos.push(photo);
-      addThumbnail(photo, page.photos.length - 1);
-      await showPhoto(page.photos.length - 1);
+      addThumbnail(photo, page.photos.indexOf(photo));
+      await showPhoto(page.photos.indexOf(photo));
     } catch (error) {
       problems.push(errorText(error));
     }
@@ -232,10 +268,10 @@ function phraseList() {
   return $('phrases').value.split('\n').map((line) => line.trim()).filter((line) => line.length > 0);
 }
 
-// Runs `work` against the model; if the GPU fails (a lost device reads as a failed
-// readback), reloads the model on the CPU, re-adds the photos and runs `work` once more.
+// Runs `work` against the model. If the GPU fails (a lost device shows up as a failed
+// readback), it reloads the model on the CPU, which re-adds the photos, and runs `work` once
+// more. Call it inside `exclusive`.
 async function guarded(work) {
-  page.busy += 1;
   try {
     return await work();
   } catch (error) {
@@ -243,11 +279,10 @@ async function guarded(work) {
     const gpuFailure = page.model && page.model.backend() === 'webgpu'
       && /device|readback|read a tensor|lost|gpu/i.test(message);
     if (!gpuFailure) throw error;
-    setBadge('CPU', `WebGPU failed (${message}); fell back to the CPU`, 'cpu');
+    $('backend').value = 'cpu';
     await loadModel('cpu');
+    setBadge('CPU', `WebGPU failed (${message}), so the page moved to the CPU`, 'cpu');
     return await work();
-  } finally {
-    page.busy -= 1;
   }
 }
 
@@ -259,6 +294,7 @@ async function groundPhrases() {
   const phrases = phraseList();
   if (phrases.length === 0) {
     page.groundings = [];
+    $('timing').textContent = '';
     draw();
     showMessage('Type a phrase, such as "a red car" (one per line for several).');
     return;
@@ -266,7 +302,7 @@ async function groundPhrases() {
   const request = ++groundingRequests;
   try {
     const started = performance.now();
-    const groundings = await guarded(() => page.model.ground(photo.id, phrases));
+    const groundings = await exclusive(() => guarded(() => page.model.ground(photo.id, phrases)));
     const elapsed = performance.now() - started;
     // A later keystroke or photo switch has already asked again: keep only its answer.
     if (request !== groundingRequests) return;
@@ -275,10 +311,10 @@ async function groundPhrases() {
       page.timings.firstHeatmapMs = performance.now() - page.timings.start;
     }
     page.groundings = groundings;
-    page.baselines = {
+    page.baselines = await exclusive(() => ({
       center: page.model.baseline(photo.id, 'center'),
       visual: page.model.baseline(photo.id, 'visual'),
-    };
+    }));
     clearMessage();
     $('timing').textContent = `${phrases.length} phrase(s) in ${elapsed.toFixed(0)} ms on ${page.model.backend() === 'webgpu' ? 'WebGPU' : 'the CPU'}`;
     draw();
@@ -316,9 +352,10 @@ function heatmapImage(map, colour) {
   return cells;
 }
 
-function drawMarker(context, point, colour, scale) {
+// Rings grow with `index`, so that phrases pointing at the same cell stay visible.
+function drawMarker(context, point, colour, scale, index) {
   context.beginPath();
-  context.arc(point[0] * scale, point[1] * scale, 9, 0, 2 * Math.PI);
+  context.arc(point[0] * scale, point[1] * scale, 7 + 4 * index, 0, 2 * Math.PI);
   context.lineWidth = 4;
   context.strokeStyle = 'white';
   context.stroke();
@@ -345,7 +382,8 @@ function draw() {
   const context = canvas.getContext('2d');
   if (!photo) return;
   const maxWidth = Math.min(960, canvas.parentElement.clientWidth || 960);
-  const scale = Math.min(1, maxWidth / photo.width);
+  // Large photos shrink to the page; small ones grow to a visible size.
+  const scale = Math.min(maxWidth / photo.width, Math.max(1, 480 / Math.max(photo.width, photo.height)));
   canvas.width = Math.round(photo.width * scale);
   canvas.height = Math.round(photo.height * scale);
   if (photo.bitmap) {
@@ -361,7 +399,7 @@ function draw() {
     context.drawImage(heatmapImage(layer.grounding.heatmap, layer.colour), 0, 0, canvas.width, canvas.height);
   }
   context.globalAlpha = 1;
-  for (const layer of layers) drawMarker(context, layer.grounding.point, layer.colour, scale);
+  layers.forEach((layer, i) => drawMarker(context, layer.grounding.point, layer.colour, scale, i));
 
   const legend = $('legend');
   legend.replaceChildren(...layers.map((layer) => {
@@ -394,7 +432,7 @@ async function downloadOverlay() {
   context.globalAlpha = 1;
   context.font = '16px sans-serif';
   layers.forEach((layer, i) => {
-    drawMarker(context, layer.grounding.point, layer.colour, 1);
+    drawMarker(context, layer.grounding.point, layer.colour, 1, i);
     context.fillStyle = layer.colour;
     context.fillText(layer.label, 8, photo.height + lineHeight * (i + 1));
   });
@@ -420,9 +458,18 @@ async function runEvaluation() {
     showMessage('Choose a benchmark file first (phrase-boxes/1 or COCO instances JSON).');
     return;
   }
+  if ($('benchmark-photos').files.length === 0) {
+    showMessage('Choose the folder with the benchmark\'s photos first.');
+    return;
+  }
   clearMessage();
-  const button = $('run-eval');
-  button.disabled = true;
+  $('eval-table').hidden = true;
+  $('eval-notes').textContent = '';
+  $('concepts-title').hidden = true;
+  $('concepts').replaceChildren();
+  $('eval-progress').value = 0;
+  page.evalResult = null;
+  setControlsEnabled(false);
   try {
     if (!taggerLoaded) {
       const { files } = await fetchWeights(['tagger.json.gz'], () => {});
@@ -436,12 +483,14 @@ async function runEvaluation() {
       photos.set(relative.split('/').slice(1).join('/') || file.name, file);
       if (!photos.has(file.name)) photos.set(file.name, file);
     }
-    const info = page.model.startEvaluation(await benchmark.text(), benchmark.name, $('target').value);
+    const text = await benchmark.text();
+    const info = await exclusive(() => page.model.startEvaluation(text, benchmark.name, $('target').value));
     const started = performance.now();
     for (const [index, name] of info.files.entries()) {
       const file = photos.get(name) ?? photos.get(name.split('/').pop());
       const bytes = file ? new Uint8Array(await file.arrayBuffer()) : undefined;
-      await page.model.evalPhoto(bytes);
+      await paint();
+      await exclusive(() => page.model.evalPhoto(bytes));
       $('eval-progress').value = (index + 1) / info.files.length;
       $('eval-text').textContent = `${index + 1} of ${info.files.length} photos`;
       if (index % 10 === 9) showEvalResult(page.model.evalResult(), info);
@@ -450,11 +499,12 @@ async function runEvaluation() {
     result.seconds = (performance.now() - started) / 1000;
     page.evalResult = result;
     showEvalResult(result, info);
-    $('eval-text').textContent = `${info.files.length} photos, ${info.phrases} phrases in ${result.seconds.toFixed(1)} s`;
+    const missing = result.missing_photos.length ? ` (${result.missing_photos.length} of them missing or unreadable)` : '';
+    $('eval-text').textContent = `${info.files.length} photos${missing}, ${info.phrases} phrases in ${result.seconds.toFixed(1)} s`;
   } catch (error) {
     showMessage(errorText(error));
   } finally {
-    button.disabled = false;
+    setControlsEnabled(true);
   }
 }
 
@@ -484,7 +534,7 @@ function showEvalResult(result, info) {
   if (info.clipped_boxes) notes.push(`${info.clipped_boxes} box(es) clipped to their photo.`);
   if (info.empty_boxes) notes.push(`${info.empty_boxes} box(es) without area, which no point can hit.`);
   if (result.skipped_without_mask) notes.push(`${result.skipped_without_mask} phrase(s) without a mask left out.`);
-  $('eval-notes').textContent = notes.join(' ');
+  $('eval-notes').textContent = notes.map((note) => note.replace(/\.?$/, '.')).join(' ');
 
   const concepts = result.concepts.slice(0, 25);
   $('concepts-title').hidden = concepts.length === 0;
@@ -539,8 +589,8 @@ function wire() {
   $('show-center').addEventListener('change', draw);
   $('show-visual').addEventListener('change', draw);
   $('download').addEventListener('click', downloadOverlay);
-  $('encoder').addEventListener('change', () => loadModel($('backend').value));
-  $('backend').addEventListener('change', () => loadModel($('backend').value));
+  $('encoder').addEventListener('change', switchModel);
+  $('backend').addEventListener('change', switchModel);
   $('run-eval').addEventListener('click', runEvaluation);
   window.addEventListener('resize', draw);
 }
@@ -559,7 +609,7 @@ async function main() {
     });
   }
   await init();
-  await loadModel($('backend').value);
+  await exclusive(() => loadModel($('backend').value));
 }
 
 main().catch((error) => showMessage(`The page failed to start: ${errorText(error)}`));

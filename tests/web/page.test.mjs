@@ -84,6 +84,7 @@ const state = (page) => page.evaluate(() => {
   const p = window.semgroundPage;
   return {
     ready: Boolean(p.model), backend: p.model?.backend(), reason: p.model?.backendReason(),
+    encoder: p.model?.encoder(),
     badge: document.getElementById('badge').textContent, error: p.lastError, timings: p.timings,
     groundings: p.groundings, photos: p.photos.length, evalResult: p.evalResult ?? null,
   };
@@ -206,6 +207,14 @@ async function main() {
 
     if (backend === 'cpu') {
       await evaluator(page);
+
+      // Switching the encoder while photos are still being added keeps every photo.
+      const before = (await state(page)).photos;
+      await page.setInputFiles('#photos', [PHOTO, join(ROOT, 'tests/data/photos/rgb.jpg')]);
+      await page.selectOption('#encoder', 'vgg16');
+      const switched = await until(page, 'encoder switch during photo adds', (s) => s.ready
+        && s.encoder === 'vgg16' && s.photos === before + 2 && s.groundings.length === PHRASES.length);
+      console.log(`  ok encoder switched to vgg16 while adding photos: ${switched.photos} photos kept`);
 
       // Second visit: the weights come from the Cache API.
       await page.close();
