@@ -12,6 +12,9 @@ Builds the same networks from the same `weights/` files (f16 widened to f32):
 Usage:
   python3 bench/reference.py maps --encoder vgg16 --image PHOTO --phrase TEXT [--phrase ...]
       prints one JSON object: {"maps": [[49 numbers] per phrase]}
+  python3 bench/reference.py time --case NAME [--runs N] [--warmup N]
+      times one case of bench/compare.py and prints one JSON line:
+      {"case", "seconds": [one per run], "peak_rss_mb", "detail"}
 Photos are resized to 224 x 224 with Pillow's bilinear filter; semground uses its own
 bilinear resize, so give photos already at 224 x 224 for exact parity.
 Needs torch, transformers, tokenizers, efficientnet-lite-pytorch, safetensors, pillow, numpy.
@@ -19,6 +22,8 @@ Needs torch, transformers, tokenizers, efficientnet-lite-pytorch, safetensors, p
 
 import argparse
 import json
+import resource
+import time
 from pathlib import Path
 
 import numpy as np
@@ -153,6 +158,70 @@ def image_encoder(encoder):
     return Vgg16() if encoder == "vgg16" else EfficientNetLite0()
 
 
+PARITY_PHOTO = ROOT / "tests/data/parity/photo-224.png"
+DEV_SET = ROOT.parent / "shared/data/flickr30k-entities-dev/annotations.json"
+
+
+def bench_phrases(count):
+    """Returns the parity phrase file's phrases of at most 12 words, cycled to `count`, as the Rust side does."""
+    listed = json.loads((ROOT / "tests/data/parity/phrases.json").read_text())["phrases"]
+    short = [phrase for phrase in listed if len(phrase.split()) <= 12]
+    return [short[i % len(short)] for i in range(count)]
+
+
+def evaluate_dev_set():
+    """Plays the pointing game of the EfficientNet-Lite0 model on the dev set, paper protocol:
+    the centre of the best of 49 cells, scaled to the annotated size, must fall in a box."""
+    encoder, minilm, attention = EfficientNetLite0(), MiniLM(), Attention("efficientnet-lite0")
+    data = json.loads(DEV_SET.read_text())
+    phrases = hits = 0
+    for image in data["images"]:
+        path = DEV_SET.parent / "images" / image["file"]
+        if not path.exists() or not image["phrases"]:
+            continue
+        features = encoder(photo_tensor(path))
+        texts = [entry["phrase"] for entry in image["phrases"]]
+        maps = attention(features.expand(len(texts), -1, -1, -1), minilm(texts))
+        for entry, cell in zip(image["phrases"], maps.argmax(dim=1).tolist()):
+            x = (cell % 7 + 0.5) * image["width"] / 7
+            y = (cell // 7 + 0.5) * image["height"] / 7
+            hits += any(x0 <= x < x1 and y0 <= y < y1 for x0, y0, x1, y1 in entry["boxes"])
+            phrases += 1
+    return {"phrases": phrases, "hits": hits}
+
+
+def time_case(case, runs, warmup):
+    """Times one case; the work of each run ends with a result in host memory, as in Rust."""
+    pixels = photo_tensor(PARITY_PHOTO)
+    if case in ("vgg16-b1", "vgg16-b16", "efficientnet-lite0-b1"):
+        model = image_encoder("vgg16" if case.startswith("vgg16") else "efficientnet-lite0")
+        batch = pixels.expand(16 if case.endswith("b16") else 1, -1, -1, -1).contiguous()
+        work = lambda: model(batch).numpy()
+    elif case in ("minilm-b1", "minilm-b64"):
+        model, texts = MiniLM(), bench_phrases(64 if case.endswith("b64") else 1)
+        work = lambda: model(texts).numpy()
+    elif case == "head-b16":
+        features = Vgg16()(pixels)
+        embeddings = MiniLM()(bench_phrases(16))
+        attention = Attention("vgg16")
+        work = lambda: attention(features.expand(16, -1, -1, -1), embeddings).numpy()
+    elif case == "eval-dev":
+        work = evaluate_dev_set
+    else:
+        raise SystemExit(f"unknown case {case!r}")
+
+    for _ in range(warmup):
+        work()
+    seconds, detail = [], None
+    for _ in range(runs):
+        start = time.perf_counter()
+        result = work()
+        seconds.append(time.perf_counter() - start)
+        detail = result if isinstance(result, dict) else None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+    print(json.dumps({"case": case, "seconds": seconds, "peak_rss_mb": peak, "detail": detail}))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -160,9 +229,16 @@ def main():
     maps.add_argument("--encoder", choices=["vgg16", "efficientnet-lite0"], default="vgg16")
     maps.add_argument("--image", type=Path, required=True)
     maps.add_argument("--phrase", action="append", required=True)
+    timing = commands.add_parser("time", help="time one benchmark case of bench/compare.py")
+    timing.add_argument("--case", required=True)
+    timing.add_argument("--runs", type=int, default=5)
+    timing.add_argument("--warmup", type=int, default=1)
     args = parser.parse_args()
 
     torch.set_grad_enabled(False)
+    if args.command == "time":
+        time_case(args.case, args.runs, args.warmup)
+        return
     features = image_encoder(args.encoder)(photo_tensor(args.image))
     embeddings = MiniLM()(args.phrase)
     heatmaps = Attention(args.encoder)(features.expand(len(args.phrase), -1, -1, -1), embeddings)
