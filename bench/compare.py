@@ -11,6 +11,7 @@ Cases (one 224 x 224 photo, phrases from tests/data/parity/phrases.json):
   efficientnet-lite0-b1      EfficientNet-Lite0 to its head conv, batch 1
   minilm-b1, minilm-b64      MiniLM phrase embeddings, batch 1 and 64
   head-b16                   the VGG16 head's attention, 16 phrases over one photo
+  matmul-1024                a 1024 x 1024 f32 matrix product, to compare the GEMMs alone
   eval-dev                   the pointing game on the Flickr30k Entities dev set with
                              EfficientNet-Lite0, from the photo files, nothing cached
 
@@ -33,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PARITY_TOLERANCE = 1e-5
 # Timed runs per process, after one warm-up run (none for the long evaluation).
 RUNS = {"vgg16-b1": 5, "vgg16-b16": 2, "efficientnet-lite0-b1": 10, "minilm-b1": 10,
-        "minilm-b64": 3, "head-b16": 10, "eval-dev": 1}
+        "minilm-b64": 3, "head-b16": 10, "matmul-1024": 10, "eval-dev": 1}
 LABELS = {
     "vgg16-b1": "VGG16 encode, batch 1",
     "vgg16-b16": "VGG16 encode, batch 16",
@@ -41,6 +42,7 @@ LABELS = {
     "minilm-b1": "MiniLM encode, batch 1",
     "minilm-b64": "MiniLM encode, batch 64",
     "head-b16": "head attention, 16 phrases",
+    "matmul-1024": "matrix product, 1024 x 1024, f32",
     "eval-dev": "dev-set evaluation, EfficientNet-Lite0",
 }
 

@@ -205,6 +205,9 @@ def time_case(case, runs, warmup):
         embeddings = MiniLM()(bench_phrases(16))
         attention = Attention("vgg16")
         work = lambda: attention(features.expand(16, -1, -1, -1), embeddings).numpy()
+    elif case == "matmul-1024":
+        left, right = torch.ones(1024, 1024), torch.ones(1024, 1024)
+        work = lambda: (left @ right).numpy()
     elif case == "eval-dev":
         work = evaluate_dev_set
     else:

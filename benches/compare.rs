@@ -5,7 +5,7 @@
 //! `cargo bench --bench compare -- --case NAME [--runs N] [--warmup N]`, or `--maps` for the
 //! parity maps (`{"vgg16": [[49] per phrase], "efficientnet-lite0": ...}`) of the parity
 //! photo and phrases. Cases: vgg16-b1, vgg16-b16, efficientnet-lite0-b1, minilm-b1,
-//! minilm-b64, head-b16, eval-dev (see `bench/compare.py`).
+//! minilm-b64, head-b16, matmul-1024, eval-dev (see `bench/compare.py`).
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -152,6 +152,15 @@ fn main() {
                 .embeddings;
             Box::new(move || {
                 read(grounder.heatmaps(features.clone(), embeddings.clone()));
+                serde_json::Value::Null
+            })
+        }
+        "matmul-1024" => {
+            // A plain f32 matrix product, to tell the backends' GEMM from their convolutions.
+            let left = Tensor::<2>::ones([1024, 1024], &device);
+            let right = Tensor::<2>::ones([1024, 1024], &device);
+            Box::new(move || {
+                read(left.clone().matmul(right.clone()));
                 serde_json::Value::Null
             })
         }

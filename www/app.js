@@ -222,8 +222,8 @@ async function addFiles(files) {
       const bytes = new Uint8Array(await file.arrayBuffer());
       const photo = { name, bytes };
       await paint();
-      // Queued behind a model that is still loading, and pushed to the list in the same turn,
-      // so that a model switch either sees this photo or runs before it is encoded.
+      // Queued behind a model that is still loading, and pushed to the list in the same task,
+      // so that a model switch re-encodes this photo or runs before it is encoded.
       await exclusive(async () => {
         if (!page.model) throw new Error(`${name}: the model did not load; choose another encoder or backend`);
         await guarded(() => encodeIntoModel(photo));
@@ -304,7 +304,7 @@ async function groundPhrases() {
     const started = performance.now();
     const groundings = await exclusive(() => guarded(() => page.model.ground(photo.id, phrases)));
     const elapsed = performance.now() - started;
-    // A later keystroke or photo switch has already asked again: keep only its answer.
+    // A later keystroke or photo switch has sent a newer request, so only its result counts.
     if (request !== groundingRequests) return;
     page.timings.phraseMs.push(elapsed / phrases.length);
     if (page.timings.firstHeatmapMs === null) {
