@@ -15,7 +15,7 @@ Cases (one 224 x 224 photo, phrases from tests/data/parity/phrases.json):
   eval-dev                   the pointing game on the Flickr30k Entities dev set with
                              EfficientNet-Lite0, from the photo files, nothing cached
 
-Usage: python3 bench/compare.py [--rounds 3] [--cases vgg16-b1,minilm-b1]
+Usage: python3 bench/compare.py [--rounds 3] [--cases vgg16-b1,minilm-b1] [--features avx512]
 Run it with a Python that has torch, transformers, tokenizers and efficientnet-lite-pytorch
 (the one bench/reference.py needs); the Rust side is built with `cargo bench`.
 """
@@ -55,10 +55,13 @@ def run_json(command, env=None):
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+CARGO_FEATURES = []
+
+
 def rust(arguments):
     env = dict(os.environ)
     env.setdefault("CARGO_TARGET_DIR", str(Path.home() / ".cache/semground-target"))
-    return run_json(["cargo", "bench", "--quiet", "--bench", "compare", "--", *arguments], env)
+    return run_json(["cargo", "bench", "--quiet", *CARGO_FEATURES, "--bench", "compare", "--", *arguments], env)
 
 
 def torch_side(arguments):
@@ -97,7 +100,10 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3, help="processes per side and case (default 3)")
     parser.add_argument("--cases", default=",".join(RUNS), help="comma-separated cases (default: all)")
+    parser.add_argument("--features", help="cargo features of the Rust side, such as avx512")
     args = parser.parse_args()
+    if args.features:
+        CARGO_FEATURES.extend(["--features", args.features])
     cases = [case for case in args.cases.split(",") if case]
     unknown = [case for case in cases if case not in RUNS]
     if unknown:
