@@ -23,8 +23,8 @@ use crate::error::{Error, Result};
 use crate::eval::formats::parse_benchmark;
 use crate::eval::report::{ConceptRow, per_concept};
 use crate::eval::{
-    HitRule, Method, PhraseBoxes, PhraseOutcome, Protocol, Target, center_point, channel_mean,
-    map_point, score_image, wilson_interval,
+    HitRule, Method, PhraseBoxes, PhraseOutcome, Protocol, Target, accuracy_percent, center_point,
+    channel_mean, map_point, score_image, wilson_interval,
 };
 use crate::ground::{GRID, Grounding, cell_center};
 use crate::model::{Grounder, ModelFiles};
@@ -70,7 +70,7 @@ async fn read_values<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>> {
         .map_err(|error| Error::Readback(format!("{error:?}")))
 }
 
-/// Picks the device: WebGPU where the page asks for it and the browser gives an adapter,
+/// Picks the device: WebGPU where the page requests it and the browser gives an adapter,
 /// else the CPU backend. Returns the device, the backend's name and why it was chosen.
 async fn pick_device(preference: &str) -> (Device, &'static str, String) {
     if preference == "cpu" {
@@ -133,7 +133,7 @@ struct Photo {
     visual: Vec<f32>,
 }
 
-/// What [`Semground::add_photo`] tells the page.
+/// Size and id of a photo, returned by [`Semground::add_photo`].
 #[derive(Serialize)]
 struct PhotoInfo {
     id: u32,
@@ -155,7 +155,7 @@ struct Evaluation {
     next_image: usize,
 }
 
-/// What the page learns about a benchmark when it loads.
+/// Summary of a benchmark, returned when an evaluation starts.
 #[derive(Serialize)]
 struct BenchmarkInfo {
     files: Vec<String>,
@@ -272,18 +272,18 @@ impl Semground {
         self.state.backend.into()
     }
 
-    /// Why this backend runs (no WebGPU, no adapter, chosen on the page).
+    /// Returns why this backend runs (no WebGPU, no adapter, chosen on the page).
     #[wasm_bindgen(js_name = backendReason)]
     pub fn backend_reason(&self) -> String {
         self.state.backend_reason.clone()
     }
 
-    /// The image encoder's name.
+    /// Returns the image encoder's name.
     pub fn encoder(&self) -> String {
         self.state.grounder.image_encoder.kind().name().into()
     }
 
-    /// Whether the head was trained (an untrained head gives meaningless maps).
+    /// Returns whether the head was trained (an untrained head gives meaningless maps).
     pub fn trained(&self) -> bool {
         self.state.grounder.head_file.trained
     }
@@ -333,7 +333,7 @@ impl Semground {
         })
     }
 
-    /// A baseline as a grounding of photo `id`: "visual" (the channel mean of the image
+    /// Returns a baseline as a grounding of photo `id`: "visual" (the channel mean of the image
     /// features, normalised to sum to 1) or "center" (all weight on the middle cell).
     pub fn baseline(&self, id: u32, kind: String) -> Result<JsValue, JsValue> {
         let photo = self.state.photo(id)?;
@@ -370,7 +370,7 @@ impl Semground {
     }
 
     /// Starts an evaluation on a benchmark: a `phrase-boxes/1` file or COCO instances JSON
-    /// (told apart by their content). `target` is "box" or "mask". Returns the photo file
+    /// (recognised by their content). `target` is "box" or "mask". Returns the photo file
     /// names in the order [`Semground::eval_photo`] expects them, and counts.
     #[wasm_bindgen(js_name = startEvaluation)]
     pub fn start_evaluation(
@@ -525,11 +525,7 @@ impl Semground {
                 let total = outcomes.len();
                 MethodScore {
                     method,
-                    accuracy: if total == 0 {
-                        0.0
-                    } else {
-                        100.0 * hits as f64 / total as f64
-                    },
+                    accuracy: accuracy_percent(hits, total),
                     confidence_95: wilson_interval(hits, total),
                     hits,
                     total,
@@ -585,21 +581,13 @@ async fn encode_photo(state: &State, name: &str, bytes: &[u8]) -> Result<Photo> 
     })
 }
 
-/// The model's maps of `phrases` over `photo`, 49 values per phrase.
+/// Computes the model's maps of `phrases` over `photo`, 49 values per phrase. The phrase
+/// encoder rejects empty phrases.
 async fn model_maps<S: AsRef<str>>(
     state: &State,
     photo: &Photo,
     phrases: &[S],
 ) -> Result<Vec<f32>> {
-    for phrase in phrases {
-        if phrase.as_ref().trim().is_empty() {
-            return Err(Error::Phrase {
-                phrase: phrase.as_ref().into(),
-                detail: "it is empty or only whitespace; type a phrase such as \"a red car\""
-                    .into(),
-            });
-        }
-    }
     let encoded = state.grounder.encode_phrases(phrases)?;
     read_values(
         state

@@ -16,4 +16,6 @@ pub use masks::{Mask, hits_mask};
 pub use pointing::{
     BoxXyxy, Method, Protocol, Target, center_point, channel_mean, in_box, is_hit, map_point,
 };
-pub use score::{HitRule, ImageScore, PhraseOutcome, score_image, wilson_interval};
+pub use score::{
+    HitRule, ImageScore, PhraseOutcome, accuracy_percent, score_image, wilson_interval,
+};

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::boxes::{BoxReport, PhraseBoxes};
 use super::pointing::{Method, Protocol, Target, center_point, channel_mean, map_point};
-use super::score::{HitRule, PhraseOutcome, score_image, wilson_interval};
+use super::score::{HitRule, PhraseOutcome, accuracy_percent, score_image, wilson_interval};
 use crate::cache::FeatureCache;
 use crate::encoders::ImageEncoderKind;
 use crate::error::{Error, Result};
@@ -234,11 +234,7 @@ pub fn evaluate(
         tolerance: options.tolerance,
         min_box_area: options.min_box_area,
         encoder: needs_photos(options.method).then_some(options.encoder),
-        accuracy: if total == 0 {
-            0.0
-        } else {
-            100.0 * hits as f64 / total as f64
-        },
+        accuracy: accuracy_percent(hits, total),
         confidence_95: wilson_interval(hits, total),
         hits,
         total,

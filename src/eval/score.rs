@@ -47,7 +47,7 @@ pub struct ImageScore {
 }
 
 /// Scores every phrase of `image`. `point_of(index)` gives the point predicted for the
-/// phrase at `index`; it is called only for phrases that are scored, in order, so a seeded
+/// phrase at `index`. It is called only for the phrases that are scored, in order, so a seeded
 /// random baseline draws the same sequence wherever it runs.
 pub fn score_image(
     image: &BenchmarkImage,
@@ -90,6 +90,15 @@ pub fn score_image(
         });
     }
     score
+}
+
+/// Computes hits / total in percent, 0 when nothing was scored.
+pub fn accuracy_percent(hits: usize, total: usize) -> f64 {
+    if total == 0 {
+        0.0
+    } else {
+        100.0 * hits as f64 / total as f64
+    }
 }
 
 /// Computes the 95% Wilson score interval of `hits` out of `total`, in percent.
@@ -136,12 +145,12 @@ mod tests {
             tolerance: 0.0,
             min_box_area: 0.01,
         };
-        let mut asked = Vec::new();
+        let mut requested = Vec::new();
         let score = score_image(&image, rule, |index| {
-            asked.push(index);
+            requested.push(index);
             [30.0, 30.0]
         });
-        assert_eq!(asked, [1]);
+        assert_eq!(requested, [1]);
         assert_eq!(score.skipped_small, 1);
         assert_eq!(score.outcomes.len(), 1);
         assert!(score.outcomes[0].hit);
