@@ -6,7 +6,7 @@ parity photo, must agree within 1e-5. Then times each case in rounds, alternatin
 goes first, one fresh process per side and round, and prints the medians, the ratio
 semground / PyTorch and the peak resident memory of each side as a Markdown table.
 
-Cases (one 224 x 224 photo, phrases from tests/data/parity/phrases.json):
+Every case uses one 224 x 224 photo and phrases from tests/data/parity/phrases.json:
   vgg16-b1, vgg16-b16        VGG16 conv base, batch 1 and 16
   efficientnet-lite0-b1      EfficientNet-Lite0 to its head conv, batch 1
   minilm-b1, minilm-b64      MiniLM phrase embeddings, batch 1 and 64

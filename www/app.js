@@ -462,6 +462,8 @@ async function runEvaluation() {
     showMessage('Choose the folder with the benchmark\'s photos first.');
     return;
   }
+
+  // Clear the previous run's results before a new one.
   clearMessage();
   $('eval-table').hidden = true;
   $('eval-notes').textContent = '';
@@ -476,6 +478,7 @@ async function runEvaluation() {
       page.model.setTagger(files['tagger.json.gz']);
       taggerLoaded = true;
     }
+
     // Photos by file name and by path inside the chosen folder.
     const photos = new Map();
     for (const file of $('benchmark-photos').files) {
@@ -483,6 +486,7 @@ async function runEvaluation() {
       photos.set(relative.split('/').slice(1).join('/') || file.name, file);
       if (!photos.has(file.name)) photos.set(file.name, file);
     }
+
     const text = await benchmark.text();
     const info = await exclusive(() => page.model.startEvaluation(text, benchmark.name, $('target').value));
     const started = performance.now();
@@ -495,6 +499,7 @@ async function runEvaluation() {
       $('eval-text').textContent = `${index + 1} of ${info.files.length} photos`;
       if (index % 10 === 9) showEvalResult(page.model.evalResult(), info);
     }
+
     const result = page.model.evalResult();
     result.seconds = (performance.now() - started) / 1000;
     page.evalResult = result;
@@ -565,6 +570,7 @@ function selectTab(name) {
 function wire() {
   $('tab-ground').addEventListener('click', () => selectTab('ground'));
   $('tab-evaluate').addEventListener('click', () => selectTab('evaluate'));
+
   $('photos').addEventListener('change', (event) => {
     addFiles([...event.target.files]);
     event.target.value = '';
@@ -580,15 +586,18 @@ function wire() {
     drop.classList.remove('over');
     addFiles([...event.dataTransfer.files]);
   });
+
   document.addEventListener('paste', (event) => {
     const files = [...event.clipboardData.files];
     if (files.length) addFiles(files);
   });
+
   $('phrases').addEventListener('input', scheduleGrounding);
   $('opacity').addEventListener('input', draw);
   $('show-center').addEventListener('change', draw);
   $('show-visual').addEventListener('change', draw);
   $('download').addEventListener('click', downloadOverlay);
+
   $('encoder').addEventListener('change', switchModel);
   $('backend').addEventListener('change', switchModel);
   $('run-eval').addEventListener('click', runEvaluation);
