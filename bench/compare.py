@@ -2,7 +2,8 @@
 """Benchmarks semground against its PyTorch reference (bench/reference.py) on the same inputs.
 
 First checks parity: the attention maps of both implementations, for both shipped heads on the
-parity photo, must agree within 1e-5. Then times each case in rounds, alternating which side
+parity photo, must agree within 1e-5, and one training step must give the same loss terms
+(within 1e-4) and the same head after the Adam update (within 1e-5). Then times each case in rounds, alternating which side
 goes first, one fresh process per side and round, and prints the medians, the ratio
 semground / PyTorch and the peak resident memory of each side as a Markdown table.
 
@@ -11,11 +12,14 @@ Every case uses one 224 x 224 photo and phrases from tests/data/parity/phrases.j
   efficientnet-lite0-b1      EfficientNet-Lite0 to its head conv, batch 1
   minilm-b1, minilm-b64      MiniLM phrase embeddings, batch 1 and 64
   head-b16                   the VGG16 head's attention, 16 phrases over one photo
+  train-step                 one training step with the trainer's defaults: 16 concept batches
+                             of k = 9 pairs, VGG16 maps, 2000 concepts, forward, loss, backward,
+                             Adam update, loss terms read back
   matmul-1024                a 1024 x 1024 f32 matrix product, to compare the GEMMs alone
   eval-dev                   the pointing game on the Flickr30k Entities dev set with
                              EfficientNet-Lite0, from the photo files, nothing cached
 
-Usage: python3 bench/compare.py [--rounds 3] [--cases vgg16-b1,minilm-b1] [--features avx512]
+Usage: python3 bench/compare.py [--rounds 3] [--cases vgg16-b1,minilm-b1] [--features FEATURES]
 Run it with a Python that has torch, transformers, tokenizers and efficientnet-lite-pytorch
 (the one bench/reference.py needs); the Rust side is built with `cargo bench`.
 """
@@ -27,14 +31,17 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PARITY_TOLERANCE = 1e-5
+LOSS_TOLERANCE = 1e-4
+STEP_TOLERANCE = 1e-5
 # Timed runs per process, after one warm-up run (none for the long evaluation).
 RUNS = {"vgg16-b1": 5, "vgg16-b16": 2, "efficientnet-lite0-b1": 10, "minilm-b1": 10,
-        "minilm-b64": 3, "head-b16": 10, "matmul-1024": 10, "eval-dev": 1}
+        "minilm-b64": 3, "head-b16": 10, "train-step": 5, "matmul-1024": 10, "eval-dev": 1}
 LABELS = {
     "vgg16-b1": "VGG16 encode, batch 1",
     "vgg16-b16": "VGG16 encode, batch 16",
@@ -42,6 +49,7 @@ LABELS = {
     "minilm-b1": "MiniLM encode, batch 1",
     "minilm-b64": "MiniLM encode, batch 64",
     "head-b16": "head attention, 16 phrases",
+    "train-step": "training step, 16 concept batches of k = 9",
     "matmul-1024": "matrix product, 1024 x 1024, f32",
     "eval-dev": "dev-set evaluation, EfficientNet-Lite0",
 }
@@ -83,6 +91,17 @@ def check_parity():
             sys.exit(f"FAILED {line}")
         print(line)
 
+    with tempfile.TemporaryDirectory() as folder:
+        ours = rust(["--train-parity", folder])
+        theirs = torch_side(["train-step", "--dir", folder])
+    worst_loss = max(abs(ours[name] - theirs[name]) for name in ("loss_common", "loss_independent", "loss_total"))
+    line = (f"parity training step: loss {ours['loss_total']:.6f} against {theirs['loss_total']:.6f} "
+            f"(max term difference {worst_loss:.2e}, tolerance {LOSS_TOLERANCE}); head after the step: "
+            f"max difference {theirs['max_difference']:.2e} in {theirs['worst_tensor']}, tolerance {STEP_TOLERANCE}")
+    if not (worst_loss <= LOSS_TOLERANCE and theirs["max_difference"] <= STEP_TOLERANCE):
+        sys.exit(f"FAILED {line}")
+    print(line)
+
 
 def machine():
     cpu = "unknown CPU"
@@ -100,7 +119,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3, help="processes per side and case (default 3)")
     parser.add_argument("--cases", default=",".join(RUNS), help="comma-separated cases (default: all)")
-    parser.add_argument("--features", help="cargo features of the Rust side, such as avx512")
+    parser.add_argument("--features", help="extra cargo features for the Rust side's build")
     args = parser.parse_args()
     if args.features:
         CARGO_FEATURES.extend(["--features", args.features])

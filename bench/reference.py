@@ -7,11 +7,17 @@ Builds the same networks from the same `weights/` files (f16 widened to f32):
   - all-MiniLM-L6-v2 from `transformers.BertModel` with the `tokenizers` tokenizer, masked
     mean pooling and L2 normalisation;
   - the head's attention from `weights/head-<encoder>.safetensors`: batch norms in
-    inference mode, the 1x1 stack as matrix products, ReLU, softmax over the 49 regions.
+    inference mode, the 1x1 stack as matrix products, ReLU, softmax over the 49 regions;
+  - for training, the whole head (attention with batch statistics, the two-branch concept
+    decoder, the loss `both`) and torch.optim.Adam with burn's defaults.
 
 Usage:
   python3 bench/reference.py maps --encoder vgg16 --image PHOTO --phrase TEXT [--phrase ...]
       prints one JSON object: {"maps": [[49 numbers] per phrase]}
+  python3 bench/reference.py train-step --dir DIR
+      repeats in f64 the training step that semground wrote to DIR (tests/common/train_step.rs) and
+      prints one JSON object: its loss terms and the largest difference from semground's
+      head after the step
   python3 bench/reference.py time --case NAME [--runs N] [--warmup N]
       times one case of bench/compare.py and prints one JSON line:
       {"case", "seconds": [one per run], "peak_rss_mb", "detail"}
@@ -146,6 +152,131 @@ class Attention(torch.nn.Module):
         return torch.softmax(x.squeeze(2), dim=1)
 
 
+# Adam as burn's AdamConfig defaults it; torch's own default epsilon is 1e-8.
+ADAM = {"betas": (0.9, 0.999), "eps": 1e-5}
+BATCH_NORM_MOMENTUM = 0.1
+
+
+class TrainingHead:
+    """The whole head as `semground train` trains it, on concept batches:
+    ([batches, k, m, 7, 7], [batches, k, l]) -> logits common [batches, C], independent [batches, k, C].
+
+    `state` contains a full head's tensors in semground's names (head.safetensors of `semground train`).
+    Batch norms use the batch's statistics and update their running ones with the biased variance,
+    as burn does (torch.nn.BatchNorm would use the unbiased one)."""
+
+    def __init__(self, state, eps=1e-5):
+        self.state = {name: value.clone() for name, value in state.items()}
+        self.parameters = [value.requires_grad_() for name, value in self.state.items() if "running" not in name]
+        self.layers = sum(1 for name in state if name.startswith("attention.convs.") and name.endswith(".weight"))
+        self.eps = eps
+
+    def norm(self, x, prefix, dims):
+        """Normalises with the batch's statistics and moves the running ones towards them."""
+        with torch.no_grad():
+            mean, var = x.mean(dims), x.var(dims, unbiased=False)
+            for name, value in (("running_mean", mean), ("running_var", var)):
+                running = self.state[f"{prefix}.{name}"]
+                running.mul_(1 - BATCH_NORM_MOMENTUM).add_(value * BATCH_NORM_MOMENTUM)
+        return torch.nn.functional.batch_norm(
+            x, None, None, self.state[f"{prefix}.weight"], self.state[f"{prefix}.bias"], training=True, eps=self.eps)
+
+    def reduce(self, prefix, maps):
+        """Applies a 1x1 convolution as a matrix product: [n, m, regions] -> [n, reduced, regions]."""
+        return self.state[f"{prefix}.weight"].flatten(1) @ maps + self.state[f"{prefix}.bias"].unsqueeze(1)
+
+    def forward(self, image, phrase):
+        batches, k, channels, height, width = image.shape
+        regions = height * width
+        image = self.norm(image.reshape(batches * k, channels, height, width), "attention.image_norm", (0, 2, 3))
+        phrase = self.norm(phrase.reshape(batches * k, -1), "attention.phrase_norm", (0,))
+
+        # The first 1x1 layer split into its image and phrase columns, as semground computes it:
+        # [batches * k, m, h, w] -> [batches * k, regions, m].
+        weight = self.state["attention.convs.0.weight"].flatten(1)
+        bias = self.state["attention.convs.0.bias"]
+        x = image.reshape(batches * k, channels, regions).transpose(1, 2) @ weight[:, :channels].T
+        x = torch.relu(x + (phrase @ weight[:, channels:].T + bias).unsqueeze(1))
+        for index in range(1, self.layers):
+            weight = self.state[f"attention.convs.{index}.weight"].flatten(1)
+            x = torch.relu(x @ weight.T + self.state[f"attention.convs.{index}.bias"])
+        attention = torch.softmax(x.reshape(batches * k, regions), dim=1)
+
+        # Attended maps: [batches * k, m, regions] weighted per region.
+        attended = image.reshape(batches * k, channels, regions) * attention.unsqueeze(1)
+        independent = self.reduce("decoder.independent_reduce", attended).flatten(1)
+        independent = torch.nn.functional.linear(
+            independent, self.state["decoder.independent_classifier.weight"], self.state["decoder.independent_classifier.bias"])
+        summed = attended.reshape(batches, k, channels, regions).sum(1)
+        common = self.reduce("decoder.common_reduce", summed).flatten(1)
+        common = torch.nn.functional.linear(
+            common, self.state["decoder.common_classifier.weight"], self.state["decoder.common_classifier.bias"])
+        return common, independent.reshape(batches, k, -1)
+
+
+def step_inputs(batches, k, channels, phrase_dim, concepts):
+    """Builds the fixed inputs of tests/common/train_step.rs with the same formulas, in f32."""
+    image = np.arange(batches * k * channels * 49, dtype=np.int64) * 2_654_435_761 % 1000
+    phrase = np.arange(batches * k * phrase_dim, dtype=np.int64) * 40_503 % 1000
+    image = image.astype(np.float32) / np.float32(250.0)
+    phrase = phrase.astype(np.float32) / np.float32(5000.0) - np.float32(0.1)
+    targets = np.arange(batches, dtype=np.int64) * 7919 % concepts
+    return (torch.from_numpy(image).reshape(batches, k, channels, 7, 7),
+            torch.from_numpy(phrase).reshape(batches, k, phrase_dim), torch.from_numpy(targets))
+
+
+def fresh_head_state(channels, phrase_dim, concepts, layers=(512, 128, 32, 1), reduced=64):
+    """Builds a full head's tensors with torch's default initialisation, in semground's names."""
+    state = {}
+    for prefix, width in (("attention.image_norm", channels), ("attention.phrase_norm", phrase_dim)):
+        state.update({f"{prefix}.weight": torch.ones(width), f"{prefix}.bias": torch.zeros(width),
+                      f"{prefix}.running_mean": torch.zeros(width), f"{prefix}.running_var": torch.ones(width)})
+    inputs = channels + phrase_dim
+    for index, width in enumerate(layers):
+        conv = torch.nn.Conv2d(inputs, width, 1)
+        state[f"attention.convs.{index}.weight"], state[f"attention.convs.{index}.bias"] = conv.weight.data, conv.bias.data
+        inputs = width
+    state[f"attention.convs.{len(layers) - 1}.bias"] = torch.ones(1)  # as semground's init: the last ReLU passes at first
+    for branch in ("independent", "common"):
+        conv, linear = torch.nn.Conv2d(channels, reduced, 1), torch.nn.Linear(reduced * 49, concepts)
+        state[f"decoder.{branch}_reduce.weight"], state[f"decoder.{branch}_reduce.bias"] = conv.weight.data, conv.bias.data
+        state[f"decoder.{branch}_classifier.weight"], state[f"decoder.{branch}_classifier.bias"] = linear.weight.data, linear.bias.data
+    return state
+
+
+def train_step(head, optimizer, image, phrase, targets):
+    """One step of the loss `both`: returns its terms (before the update) and the correct count."""
+    common, independent = head.forward(image, phrase)
+    batches, k, concepts = independent.shape
+    loss_common = torch.nn.functional.cross_entropy(common, targets)
+    loss_independent = torch.nn.functional.cross_entropy(independent.reshape(batches * k, concepts),
+                                                         targets.repeat_interleave(k))
+    loss = loss_common + loss_independent
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    return {"loss_common": loss_common.item(), "loss_independent": loss_independent.item(),
+            "loss_total": loss.item(), "correct": int((common.argmax(1) == targets).sum())}
+
+
+def train_step_parity(folder, learning_rate):
+    """Repeats semground's step in `folder` and compares the head after it, tensor by tensor.
+
+    The reference step runs in f64. Adam's first update is about lr * g / (|g| + eps), so where a
+    gradient is near eps = 1e-5 its f32 rounding moves the update a lot: a f32 PyTorch step
+    differs from the f64 one by up to 4e-5 in the first attention layer's weights."""
+    inputs = {name: value.double() for name, value in load_file(str(folder / "inputs.safetensors")).items()}
+    before = {name: value.double() for name, value in load_file(str(folder / "head-before.safetensors")).items()}
+    head = TrainingHead(before)
+    optimizer = torch.optim.Adam(head.parameters, lr=learning_rate, **ADAM)
+    with torch.enable_grad():
+        result = train_step(head, optimizer, inputs["image"], inputs["phrase"], inputs["targets"].long())
+    after = load_file(str(folder / "head-after.safetensors"))
+    worst = max(((head.state[name].detach() - value.double()).abs().max().item(), name) for name, value in after.items())
+    result["max_difference"], result["worst_tensor"] = worst
+    return result
+
+
 def photo_tensor(path):
     """Reads a photo as [1, 3, 224, 224] RGB values 0-255."""
     photo = Image.open(path).convert("RGB")
@@ -208,6 +339,14 @@ def time_case(case, runs, warmup):
     elif case == "matmul-1024":
         left, right = torch.ones(1024, 1024), torch.ones(1024, 1024)
         work = lambda: (left @ right).numpy()
+    elif case == "train-step":
+        image, phrase, targets = step_inputs(16, 9, 512, 384, 2000)
+        head = TrainingHead(fresh_head_state(512, 384, 2000))
+        optimizer = torch.optim.Adam(head.parameters, lr=1e-3, **ADAM)
+
+        def work():
+            with torch.enable_grad():
+                return train_step(head, optimizer, image, phrase, targets)
     elif case == "eval-dev":
         work = evaluate_dev_set
     else:
@@ -232,6 +371,9 @@ def main():
     maps.add_argument("--encoder", choices=["vgg16", "efficientnet-lite0"], default="vgg16")
     maps.add_argument("--image", type=Path, required=True)
     maps.add_argument("--phrase", action="append", required=True)
+    step = commands.add_parser("train-step", help="repeat and check the training step semground wrote to a folder")
+    step.add_argument("--dir", type=Path, required=True)
+    step.add_argument("--learning-rate", type=float, default=1e-3)
     timing = commands.add_parser("time", help="time one benchmark case of bench/compare.py")
     timing.add_argument("--case", required=True)
     timing.add_argument("--runs", type=int, default=5)
@@ -241,6 +383,9 @@ def main():
     torch.set_grad_enabled(False)
     if args.command == "time":
         time_case(args.case, args.runs, args.warmup)
+        return
+    if args.command == "train-step":
+        print(json.dumps(train_step_parity(args.dir, args.learning_rate)))
         return
     features = image_encoder(args.encoder)(photo_tensor(args.image))
     embeddings = MiniLM()(args.phrase)

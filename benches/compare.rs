@@ -2,10 +2,12 @@
 //! same cases in alternation. One process times one case and prints one JSON line:
 //! `{"case", "seconds": [one per run], "peak_rss_mb", "detail"}`.
 //!
-//! `cargo bench --bench compare -- --case NAME [--runs N] [--warmup N]`, or `--maps` for the
+//! `cargo bench --bench compare -- --case NAME [--runs N] [--warmup N]`; `--maps` for the
 //! parity maps (`{"vgg16": [[49] per phrase], "efficientnet-lite0": ...}`) of the parity
-//! photo and phrases. Cases: vgg16-b1, vgg16-b16, efficientnet-lite0-b1, minilm-b1,
-//! minilm-b64, head-b16, matmul-1024, eval-dev (see `bench/compare.py`).
+//! photo and phrases; `--train-parity DIR` to write one training step for
+//! `bench/reference.py train-step` and print its loss terms. Cases: vgg16-b1, vgg16-b16,
+//! efficientnet-lite0-b1, minilm-b1, minilm-b64, head-b16, train-step, matmul-1024, eval-dev
+//! (see `bench/compare.py`).
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -17,6 +19,14 @@ use semground::eval::{Method, Protocol, Target, load_phrase_boxes};
 use semground::model::Grounder;
 use semground::photo::{self, PhotoLimits};
 use semground::progress::Quiet;
+use semground::train::train_step;
+
+#[path = "../tests/common/train_step.rs"]
+mod step;
+
+// The command line's allocator, so that the timings are those users get.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// The parity photo, already 224 x 224 so that no resize differs between the two sides.
 const PHOTO: &str = "tests/data/parity/photo-224.png";
@@ -99,6 +109,16 @@ fn main() {
         return;
     }
 
+    if let Some(dir) = argument(&args, "--train-parity") {
+        let log = step::write_parity_step(Path::new(&dir), step::DEFAULT_STEP);
+        println!(
+            "{}",
+            serde_json::json!({"loss_common": log.loss_common, "loss_independent": log.loss_independent,
+                "loss_total": log.loss_total, "correct": log.correct})
+        );
+        return;
+    }
+
     let case = argument(&args, "--case").expect("pass --case NAME");
     let runs: usize = argument(&args, "--runs")
         .and_then(|v| v.parse().ok())
@@ -153,6 +173,26 @@ fn main() {
             Box::new(move || {
                 read(grounder.heatmaps(features.clone(), embeddings.clone()));
                 serde_json::Value::Null
+            })
+        }
+        "train-step" => {
+            // The trainer's step with its defaults: 16 concept batches of k = 9, 2000 concepts,
+            // the loss `both`, Adam; its four loss and accuracy values are read back.
+            let (head, device) = step::fresh_head(step::DEFAULT_STEP, 0);
+            let inputs = step::inputs(step::DEFAULT_STEP, &device);
+            let mut head = Some(head);
+            let mut optimizer = burn::optim::AdamConfig::new().init();
+            Box::new(move || {
+                let (trained, log) = train_step(
+                    head.take().expect("a head between steps"),
+                    &mut optimizer,
+                    step::LEARNING_RATE,
+                    semground::head::LossKind::Both,
+                    inputs.clone(),
+                )
+                .expect("the step runs");
+                head = Some(trained);
+                serde_json::json!({"loss_total": log.loss_total, "correct": log.correct})
             })
         }
         "matmul-1024" => {

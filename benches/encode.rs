@@ -12,6 +12,10 @@ use semground::encoders::ImageEncoderKind;
 use semground::model::Grounder;
 use semground::photo::{self, PhotoLimits};
 
+// The command line's allocator, so that the timings are those users get.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const WARM_UP: usize = 2;
 
 fn measure(label: &str, runs: usize, mut work: impl FnMut()) {

@@ -15,6 +15,10 @@ use semground::eval::run::{EvalOptions, evaluate};
 use semground::eval::{Method, Protocol, Target, load_phrase_boxes};
 use semground::progress::Quiet;
 
+// The command line's allocator, so that the timings are those users get.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let chosen = args

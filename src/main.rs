@@ -4,6 +4,10 @@ mod cli;
 
 use std::process::ExitCode;
 
+// Reuses large tensor buffers between steps instead of mapping fresh pages (see Cargo.toml).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     match cli::run() {
         Ok(()) => ExitCode::SUCCESS,

@@ -164,9 +164,20 @@ impl WeightFile {
     /// Loads a PyTorch-layout linear layer (`weight` is `[out, in]`) into burn's `[in, out]` layout.
     pub fn linear(&mut self, prefix: &str, mut linear: Linear, device: &Device) -> Result<Linear> {
         let [d_input, d_output] = linear.weight.dims();
-        let weight: Tensor<2> =
-            self.tensor(&format!("{prefix}.weight"), [d_output, d_input], device)?;
-        linear.weight = Param::from_tensor(weight.transpose());
+        let stored = self.values(&format!("{prefix}.weight"), &[d_output, d_input])?;
+
+        // Transposed here, once, into contiguous memory. A transposed view would be copied into
+        // a contiguous buffer by every matrix product: most of MiniLM's time for one phrase.
+        let mut weight = vec![0f32; stored.len()];
+        for (output, row) in stored.chunks_exact(d_input).enumerate() {
+            for (input, &value) in row.iter().enumerate() {
+                weight[input * d_output + output] = value;
+            }
+        }
+        linear.weight = Param::from_tensor(Tensor::from_data(
+            TensorData::new(weight, [d_input, d_output]),
+            device,
+        ));
         if linear.bias.is_some() {
             linear.bias = Some(Param::from_tensor(self.tensor(
                 &format!("{prefix}.bias"),

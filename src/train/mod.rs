@@ -134,6 +134,50 @@ fn scalar(tensor: Tensor<1>) -> Result<f64> {
         })
 }
 
+/// Loss terms and accuracy of one optimisation step, read back to the host.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepLog {
+    /// Cross-entropy of the common branch, mean over concept batches.
+    pub loss_common: f64,
+    /// Cross-entropy of the independent branch, mean over pairs.
+    pub loss_independent: f64,
+    /// The minimised loss.
+    pub loss_total: f64,
+    /// Concept batches whose common prediction is their concept.
+    pub correct: usize,
+}
+
+/// Runs one optimisation step on concept batches: forward, loss, backward and an Adam update
+/// of the head. The loss terms are those before the update.
+///
+/// # Shapes
+/// - `image`: `[batches, k, m, 7, 7]`
+/// - `phrase`: `[batches, k, l]`
+/// - `targets`: `[batches]`, concept indices
+pub fn train_step(
+    head: GroundingHead,
+    optimizer: &mut ModuleOptimizer,
+    learning_rate: f64,
+    loss_kind: LossKind,
+    (image, phrase, targets): (Tensor<5>, Tensor<3>, Tensor<1, Int>),
+) -> Result<(GroundingHead, StepLog)> {
+    let [batches] = targets.dims();
+    let (_, logits) = head.forward(image, phrase);
+    let loss = ConceptLoss::new(&logits, targets.clone(), loss_kind);
+
+    let predicted = logits.common.detach().argmax(1).reshape([batches]);
+    let log = StepLog {
+        // A count below 2^24 is exact in f32.
+        correct: scalar(predicted.equal(targets).float().sum())? as usize,
+        loss_common: scalar(loss.common.detach())?,
+        loss_independent: scalar(loss.independent.detach())?,
+        loss_total: scalar(loss.total.clone().detach())?,
+    };
+
+    let gradients = GradientsParams::from_grads(loss.total.backward(), &head);
+    Ok((optimizer.step(learning_rate, head, gradients), log))
+}
+
 /// Runs one epoch: every concept batch once, `batch_size` per Adam step. Returns the trained
 /// head, the optimizer and the epoch's log. `progress` is called after each step with the
 /// number of concept batches done.
@@ -152,20 +196,15 @@ pub fn run_epoch(
     let (mut common, mut independent, mut total, mut correct) = (0.0, 0.0, 0.0, 0usize);
     let mut steps = 0;
     for (index, chunk) in batches.chunks(config.batch_size.max(1)).enumerate() {
-        let (image, phrase, targets) = batch_tensors(data, chunk, device);
-        let (_, logits) = head.forward(image, phrase);
-        let loss = ConceptLoss::new(&logits, targets.clone(), config.loss);
-
-        let predicted = logits.common.detach().argmax(1).reshape([chunk.len()]);
-        // A count below 2^24 is exact in f32.
-        correct += scalar(predicted.equal(targets).float().sum())? as usize;
-        common += scalar(loss.common.detach())?;
-        independent += scalar(loss.independent.detach())?;
-        total += scalar(loss.total.clone().detach())?;
+        let inputs = batch_tensors(data, chunk, device);
+        let (trained, step) =
+            train_step(head, optimizer, config.learning_rate, config.loss, inputs)?;
+        head = trained;
+        common += step.loss_common;
+        independent += step.loss_independent;
+        total += step.loss_total;
+        correct += step.correct;
         steps += 1;
-
-        let gradients = GradientsParams::from_grads(loss.total.backward(), &head);
-        head = optimizer.step(config.learning_rate, head, gradients);
         progress((index * config.batch_size + chunk.len()).min(batches.len()));
     }
     let steps = steps.max(1) as f64;
