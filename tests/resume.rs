@@ -97,6 +97,50 @@ fn resumed_run_matches_uninterrupted() {
     std::fs::remove_dir_all(&root).unwrap();
 }
 
+/// Rebuilds the folder states a kill can leave between the writes of an epoch's end, and
+/// checks that resuming repairs them.
+#[test]
+fn kill_between_epoch_files() {
+    let root = std::env::temp_dir().join(format!("semground-resume-gap-{}", std::process::id()));
+    common::make_training_set(&root, 30, 5);
+    let out = root.join("run");
+    train(&options(&root, "run", 1, false), &mut Quiet).unwrap();
+
+    // Killed after epoch 2's log line and before its checkpoint: the line is dropped and
+    // epoch 2 runs again.
+    let log_path = out.join("log.jsonl");
+    let first = std::fs::read_to_string(&log_path).unwrap();
+    let mut orphan: serde_json::Value = serde_json::from_str(first.trim()).unwrap();
+    orphan["epoch"] = 2.into();
+    orphan["loss_total"] = 99.0.into();
+    std::fs::write(&log_path, format!("{first}{orphan}\n")).unwrap();
+    let resumed = train(&options(&root, "run", 2, true), &mut Quiet).unwrap();
+    let epochs: Vec<usize> = resumed.epochs.iter().map(|log| log.epoch).collect();
+    assert_eq!(epochs, [1, 2], "epochs in the log after resuming");
+    assert_ne!(
+        resumed.epochs[1].loss_total, 99.0,
+        "the orphan line was kept"
+    );
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert_eq!(log.lines().count(), 2, "log.jsonl after resuming: {log}");
+
+    // Killed after the checkpoint and before the head files: resuming with no epoch left
+    // rewrites them from the checkpoint.
+    let head_json = out.join("head.json");
+    let mut description: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&head_json).unwrap()).unwrap();
+    description["training"]["epochs"] = 1.into();
+    std::fs::write(&head_json, description.to_string()).unwrap();
+    train(&options(&root, "run", 2, true), &mut Quiet).unwrap();
+    let description: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&head_json).unwrap()).unwrap();
+    assert_eq!(
+        description["training"]["epochs"], 2,
+        "head.json after resuming with no epoch left"
+    );
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
 fn epochs_done(out: &Path) -> usize {
     let Ok(text) = std::fs::read_to_string(out.join("checkpoint/state.json")) else {
         return 0;

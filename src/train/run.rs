@@ -15,6 +15,7 @@ use crate::data::{ConceptSampler, ConceptSet, Pair, PhraseUnit, pairs};
 use crate::encoders::{ImageEncoder, PhraseEncoder};
 use crate::error::{Error, Result};
 use crate::features::{photo_features, phrase_features};
+use crate::head::{GroundingHead, HeadFile};
 use crate::model::{PHRASE_WEIGHTS, TOKENIZER};
 use crate::progress::Progress;
 use crate::text::{Tagger, noun_chunks};
@@ -61,6 +62,15 @@ fn read_log(path: &Path, keep: usize) -> Vec<EpochLog> {
         .filter_map(|line| serde_json::from_str::<EpochLog>(line).ok())
         .filter(|log| log.epoch <= keep)
         .collect()
+}
+
+/// Returns the epoch count recorded in `out/head.json`, if that file is readable.
+fn recorded_epochs(out: &Path) -> Option<usize> {
+    let bytes = std::fs::read(out.join("head.json")).ok()?;
+    let description: HeadFile = serde_json::from_slice(&bytes).ok()?;
+    description.training["epochs"]
+        .as_u64()
+        .map(|epochs| epochs as usize)
 }
 
 fn write_log(path: &Path, logs: &[EpochLog]) -> Result<()> {
@@ -292,13 +302,28 @@ pub fn train(options: &TrainOptions, progress: &mut dyn Progress) -> Result<Trai
         config.k,
         config.seed,
     );
+    // The head files describe the last checkpointed epoch. They are written after the
+    // checkpoint, so a kill between the two leaves them one epoch behind.
+    let write_head = |head: &GroundingHead, epochs: usize, logs: &[EpochLog]| {
+        let training = serde_json::json!({
+            "epochs": epochs,
+            "pairs": data.set.pairs.len(),
+            "config": config,
+            "seconds": logs.iter().map(|l| l.seconds).sum::<f64>(),
+        });
+        save_head(out, head, &head_config, config, &data.set, training)
+    };
     let mut head_path = None;
     if first_epoch > 0 && first_epoch >= config.epochs {
         progress.note(&format!(
             "the checkpoint already holds {first_epoch} epoch(s) and --epochs is {}, so no epoch was run; pass a larger --epochs to train more",
             config.epochs
         ));
-        head_path = Some(out.join("head.safetensors"));
+        head_path = Some(if recorded_epochs(out) == Some(first_epoch) {
+            out.join("head.safetensors")
+        } else {
+            write_head(&head, first_epoch, &logs)?
+        });
     }
     for epoch in first_epoch..config.epochs {
         progress.start(
@@ -322,24 +347,12 @@ pub fn train(options: &TrainOptions, progress: &mut dyn Progress) -> Result<Trai
             log.epoch, log.loss_total, log.loss_common, log.loss_independent, log.concept_accuracy, log.seconds
         ));
 
-        // The checkpoint first: the log and head files are rebuilt from it on resume.
-        checkpoint::save(out, epoch + 1, config, &head, &optimizer)?;
+        // The log before the checkpoint. A kill between the two leaves a log line past the
+        // checkpoint, which resuming drops. The other order would lose a checkpointed epoch's line.
         logs.push(log);
         write_log(&log_path, &logs)?;
-        let training = serde_json::json!({
-            "epochs": epoch + 1,
-            "pairs": data.set.pairs.len(),
-            "config": config,
-            "seconds": logs.iter().map(|l| l.seconds).sum::<f64>(),
-        });
-        head_path = Some(save_head(
-            out,
-            &head,
-            &head_config,
-            config,
-            &data.set,
-            training,
-        )?);
+        checkpoint::save(out, epoch + 1, config, &head, &optimizer)?;
+        head_path = Some(write_head(&head, epoch + 1, &logs)?);
     }
     Ok(TrainSummary {
         head: head_path,
