@@ -36,6 +36,7 @@ from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+DEV_SET = ROOT.parent / "shared/data/flickr30k-entities-dev/annotations.json"
 PARITY_TOLERANCE = 1e-5
 LOSS_TOLERANCE = 1e-4
 STEP_TOLERANCE = 1e-5
@@ -118,17 +119,27 @@ def machine():
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3, help="processes per side and case (default 3)")
-    parser.add_argument("--cases", default=",".join(RUNS), help="comma-separated cases (default: all)")
+    parser.add_argument("--cases", help="comma-separated cases (default: all)")
     parser.add_argument("--features", help="extra cargo features for the Rust side's build")
     args = parser.parse_args()
     if args.features:
         CARGO_FEATURES.extend(["--features", args.features])
-    cases = [case for case in args.cases.split(",") if case]
+    if args.rounds < 1:
+        sys.exit(f"--rounds must be at least 1, got {args.rounds}")
+    cases = [case for case in (args.cases or ",".join(RUNS)).split(",") if case]
     unknown = [case for case in cases if case not in RUNS]
     if unknown:
         sys.exit(f"unknown case(s) {', '.join(unknown)}; choose from {', '.join(RUNS)}")
+    if "eval-dev" in cases and not DEV_SET.is_file():
+        message = f"eval-dev needs the Flickr30k Entities dev set at {DEV_SET}, which is missing"
+        if args.cases:
+            sys.exit(f"{message}; leave eval-dev out of --cases")
+        print(f"skipping eval-dev: {message}")
+        cases.remove("eval-dev")
 
     print(machine())
+    print("building the Rust side with `cargo bench` (its first build compiles burn: about 20 minutes on 2 cores)",
+          flush=True)
     check_parity()
     rows = []
     for case in cases:

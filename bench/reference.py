@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""PyTorch CPU reference of semground's inference model, for parity checks and benchmarks.
+"""PyTorch CPU reference of semground's model, for parity checks and benchmarks.
 
 Builds the same networks from the same `weights/` files (f16 widened to f32):
   - VGG16 conv base (pool5, Caffe BGR input) from torch.nn.functional layers;
@@ -29,6 +29,7 @@ Needs torch, transformers, tokenizers, efficientnet-lite-pytorch, safetensors, p
 import argparse
 import json
 import resource
+import sys
 import time
 from pathlib import Path
 
@@ -290,6 +291,8 @@ def image_encoder(encoder):
 
 
 PARITY_PHOTO = ROOT / "tests/data/parity/photo-224.png"
+CASES = ["vgg16-b1", "vgg16-b16", "efficientnet-lite0-b1", "minilm-b1", "minilm-b64", "head-b16", "train-step",
+         "matmul-1024", "eval-dev"]
 DEV_SET = ROOT.parent / "shared/data/flickr30k-entities-dev/annotations.json"
 
 
@@ -367,17 +370,25 @@ def time_case(case, runs, warmup):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
-    maps = commands.add_parser("maps", help="print the attention maps of phrases over one photo")
-    maps.add_argument("--encoder", choices=["vgg16", "efficientnet-lite0"], default="vgg16")
-    maps.add_argument("--image", type=Path, required=True)
-    maps.add_argument("--phrase", action="append", required=True)
-    step = commands.add_parser("train-step", help="repeat and check the training step semground wrote to a folder")
-    step.add_argument("--dir", type=Path, required=True)
-    step.add_argument("--learning-rate", type=float, default=1e-3)
-    timing = commands.add_parser("time", help="time one benchmark case of bench/compare.py")
-    timing.add_argument("--case", required=True)
-    timing.add_argument("--runs", type=int, default=5)
-    timing.add_argument("--warmup", type=int, default=1)
+    defaults = argparse.ArgumentDefaultsHelpFormatter
+    maps = commands.add_parser("maps", formatter_class=defaults, help="print the attention maps of phrases over one photo",
+                               description="Prints {\"maps\": [[49 weights] per phrase]} for the shipped head of --encoder.")
+    maps.add_argument("--encoder", choices=["vgg16", "efficientnet-lite0"], default="vgg16", help="image encoder and its head")
+    maps.add_argument("--image", type=Path, required=True, help="photo file; 224 x 224 for exact parity")
+    maps.add_argument("--phrase", action="append", required=True, help="a phrase; repeat for several")
+    step = commands.add_parser(
+        "train-step", formatter_class=defaults, help="repeat and check the training step semground wrote to a folder",
+        description="Repeats in f64 the training step in DIR and prints its loss terms and the largest difference "
+                    "from semground's head after the step. Create DIR with "
+                    "`cargo bench --bench compare -- --train-parity DIR` (bench/compare.py does this itself).")
+    step.add_argument("--dir", type=Path, required=True,
+                      help="folder with head-before.safetensors, inputs.safetensors and head-after.safetensors")
+    step.add_argument("--learning-rate", type=float, default=1e-3, help="Adam's learning rate, as semground's step used")
+    timing = commands.add_parser("time", formatter_class=defaults, help="time one benchmark case of bench/compare.py",
+                                 description="Times one case and prints {\"case\", \"seconds\", \"peak_rss_mb\", \"detail\"}.")
+    timing.add_argument("--case", required=True, choices=CASES, help="the case to time")
+    timing.add_argument("--runs", type=int, default=5, help="timed runs")
+    timing.add_argument("--warmup", type=int, default=1, help="untimed runs before them")
     args = parser.parse_args()
 
     torch.set_grad_enabled(False)
@@ -385,6 +396,11 @@ def main():
         time_case(args.case, args.runs, args.warmup)
         return
     if args.command == "train-step":
+        missing = [name for name in ("head-before.safetensors", "inputs.safetensors", "head-after.safetensors")
+                   if not (args.dir / name).is_file()]
+        if missing:
+            sys.exit(f"{args.dir} lacks {', '.join(missing)}; create the folder's files with "
+                     f"`cargo bench --bench compare -- --train-parity {args.dir}`")
         print(json.dumps(train_step_parity(args.dir, args.learning_rate)))
         return
     features = image_encoder(args.encoder)(photo_tensor(args.image))
