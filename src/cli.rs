@@ -687,9 +687,16 @@ fn eval(args: EvalArgs) -> Result<()> {
         weights: weights_dir(args.weights),
         cache: args.cache.unwrap_or_else(FeatureCache::default_root),
     };
-    // Read the tagger before the run, so a bad weights folder fails early.
+    // Create the report folder and read the tagger before the run, so that a bad --report or
+    // weights folder fails before the evaluation's minutes, not after them.
     let tagger = match &args.report {
-        Some(_) => {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).with_context(|| {
+                format!(
+                    "--report {}: cannot create this folder; pass a folder path that is not a file",
+                    dir.display()
+                )
+            })?;
             let path = options.weights.join(semground::train::run::TAGGER);
             let bytes = std::fs::read(&path)
                 .with_context(|| format!("failed to read the tagger {}", path.display()))?;
@@ -739,16 +746,6 @@ fn eval(args: EvalArgs) -> Result<()> {
             result.missing_image_names.join(", ")
         ));
     }
-    if let (Some(dir), Some(tagger)) = (&args.report, &tagger) {
-        let summary = semground::eval::report::write_report(dir, tagger, &result)?;
-        bars.note(&format!(
-            "report written to {}: {} concepts; correlation of box area with hits {}, of concept mean box area with accuracy over concepts with 5 or more phrases {}",
-            dir.display(),
-            summary.concepts,
-            correlation_text(summary.area_hit_correlation),
-            correlation_text(summary.concept_area_accuracy_correlation)
-        ));
-    }
     if args.json {
         emit(&format!("{}\n", serde_json::to_string(&result)?))?;
     } else {
@@ -784,6 +781,17 @@ fn eval(args: EvalArgs) -> Result<()> {
             result.total,
             result.missing_images
         ))?;
+    }
+    // Written after the accuracy is printed, so a failed write loses no result.
+    if let (Some(dir), Some(tagger)) = (&args.report, &tagger) {
+        let summary = semground::eval::report::write_report(dir, tagger, &result)?;
+        bars.note(&format!(
+            "report written to {}: {} concepts; correlation of box area with hits {}, of concept mean box area with accuracy over concepts with 5 or more phrases {}",
+            dir.display(),
+            summary.concepts,
+            correlation_text(summary.area_hit_correlation),
+            correlation_text(summary.concept_area_accuracy_correlation)
+        ));
     }
     Ok(())
 }

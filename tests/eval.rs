@@ -157,6 +157,31 @@ fn center_needs_no_photos() {
 }
 
 #[test]
+fn report_path_that_is_a_file_fails_first() {
+    let data = root().join("tests/data/benchmarks/phrase-boxes-small.json");
+    let file = std::env::temp_dir().join(format!("semground-report-file-{}", std::process::id()));
+    std::fs::write(&file, b"not a folder").unwrap();
+    let stderr = eval_failure(
+        &[
+            "--method",
+            "center",
+            "--images",
+            "/nonexistent",
+            "--report",
+            file.to_str().unwrap(),
+        ],
+        &data,
+    );
+    assert!(stderr.contains("--report"), "{stderr}");
+    assert!(stderr.contains(file.to_str().unwrap()), "{stderr}");
+    assert!(
+        !stderr.contains("box(es)"),
+        "the data set was read before the report folder was checked: {stderr}"
+    );
+    std::fs::remove_file(&file).unwrap();
+}
+
+#[test]
 fn malformed_benchmark_names_position() {
     let path =
         std::env::temp_dir().join(format!("semground-bad-bench-{}.json", std::process::id()));
