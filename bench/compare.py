@@ -35,8 +35,9 @@ import tempfile
 from datetime import date
 from pathlib import Path
 
+from reference import DEV_SET
+
 ROOT = Path(__file__).resolve().parent.parent
-DEV_SET = ROOT.parent / "shared/data/flickr30k-entities-dev/annotations.json"
 PARITY_TOLERANCE = 1e-5
 LOSS_TOLERANCE = 1e-4
 STEP_TOLERANCE = 1e-5

@@ -153,7 +153,7 @@ class Attention(torch.nn.Module):
         return torch.softmax(x.squeeze(2), dim=1)
 
 
-# Adam as burn's AdamConfig defaults it; torch's own default epsilon is 1e-8.
+# Adam as burn's AdamConfig defaults it. torch's own default epsilon is 1e-8.
 ADAM = {"betas": (0.9, 0.999), "eps": 1e-5}
 BATCH_NORM_MOMENTUM = 0.1
 
@@ -246,7 +246,7 @@ def fresh_head_state(channels, phrase_dim, concepts, layers=(512, 128, 32, 1), r
 
 
 def train_step(head, optimizer, image, phrase, targets):
-    """One step of the loss `both`: returns its terms (before the update) and the correct count."""
+    """Runs one step of the loss `both` and returns its terms (before the update) and the correct count."""
     common, independent = head.forward(image, phrase)
     batches, k, concepts = independent.shape
     loss_common = torch.nn.functional.cross_entropy(common, targets)
@@ -264,7 +264,7 @@ def train_step_parity(folder, learning_rate):
     """Repeats semground's step in `folder` and compares the head after it, tensor by tensor.
 
     The reference step runs in f64. Adam's first update is about lr * g / (|g| + eps), so where a
-    gradient is near eps = 1e-5 its f32 rounding moves the update a lot: a f32 PyTorch step
+    gradient is near eps = 1e-5 its f32 rounding moves the update a lot. A f32 PyTorch step
     differs from the f64 one by up to 4e-5 in the first attention layer's weights."""
     inputs = {name: value.double() for name, value in load_file(str(folder / "inputs.safetensors")).items()}
     before = {name: value.double() for name, value in load_file(str(folder / "head-before.safetensors")).items()}

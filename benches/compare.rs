@@ -181,7 +181,7 @@ fn main() {
         }
         "train-step" => {
             // The trainer's step with its defaults: 16 concept batches of k = 9, 2000 concepts,
-            // the loss `both`, Adam; its four loss and accuracy values are read back.
+            // the loss `both`, Adam. Its four loss and accuracy values are read back.
             let (head, device) = step::fresh_head(step::DEFAULT_STEP, 0);
             let inputs = step::inputs(step::DEFAULT_STEP, &device);
             let mut head = Some(head);

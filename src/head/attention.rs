@@ -130,8 +130,8 @@ impl Attention {
         let image_weight = weight.clone().slice([0..hidden, 0..channels]);
         let phrase_weight = weight.slice([0..hidden, channels..hidden_input(&self.convs[0])]);
         // Every layer is one 2-D matrix product over all regions of the batch, [batch * regions,
-        // channels]. A product with the weight broadcast over a batch dimension would give the
-        // same forward values, but its backward pass forms one weight gradient per batch item and
+        // channels]. A product with the weight broadcast over a batch dimension gives the same
+        // forward values. Its backward pass, though, forms one weight gradient per batch item and
         // sums them, which made the training step's backward pass almost twice as slow.
         // [batch, m, h, w] -> [batch * regions, m]
         let regions_first = image
